@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel-version glue.  This is the only file that looks at
+ * LINUX_VERSION_CODE.  It never redefines a kernel name: every wrapper is
+ * rlfs_-prefixed, because Debian's 6.1 carries backports (the ctime
+ * helpers, for instance) that a version test would get wrong.
+ */
+#ifndef _REFLINKFS_COMPAT_H
+#define _REFLINKFS_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/fs.h>
+#include <linux/mnt_idmapping.h>
+
+/*
+ * The idmap argument of inode operations: struct user_namespace up to
+ * 6.2, struct mnt_idmap from 6.3.  Write "struct rlfs_idmap *".
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define rlfs_idmap		mnt_idmap
+#define RLFS_NOP_IDMAP		(&nop_mnt_idmap)
+#else
+#define rlfs_idmap		user_namespace
+#define RLFS_NOP_IDMAP		(&init_user_ns)
+#endif
+
+/*
+ * ->write_begin / ->write_end pass a page up to 6.11 and a folio from
+ * 6.12.  Write "struct rlfs_wb_folio *" and convert with
+ * rlfs_wb_to_folio().
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#define rlfs_wb_folio		folio
+static inline struct folio *rlfs_wb_to_folio(struct folio *folio)
+{
+	return folio;
+}
+#else
+#define rlfs_wb_folio		page
+static inline struct folio *rlfs_wb_to_folio(struct page *page)
+{
+	return page_folio(page);
+}
+#endif
+
+static inline void rlfs_fillattr(struct rlfs_idmap *idmap, u32 request_mask,
+				 struct inode *inode, struct kstat *stat)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	generic_fillattr(idmap, request_mask, inode, stat);
+#else
+	generic_fillattr(idmap, inode, stat);
+#endif
+}
+
+/*
+ * atime/mtime accessors appeared in 6.7; ctime ones are used directly
+ * (inode_get_ctime(), inode_set_ctime_to_ts(), inode_set_ctime_current()),
+ * since Debian's 6.1 has them.
+ */
+static inline struct timespec64 rlfs_get_atime(const struct inode *inode)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	return inode_get_atime(inode);
+#else
+	return inode->i_atime;
+#endif
+}
+
+static inline struct timespec64 rlfs_get_mtime(const struct inode *inode)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	return inode_get_mtime(inode);
+#else
+	return inode->i_mtime;
+#endif
+}
+
+static inline void rlfs_set_atime(struct inode *inode, struct timespec64 ts)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	inode_set_atime_to_ts(inode, ts);
+#else
+	inode->i_atime = ts;
+#endif
+}
+
+static inline void rlfs_set_mtime(struct inode *inode, struct timespec64 ts)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	inode_set_mtime_to_ts(inode, ts);
+#else
+	inode->i_mtime = ts;
+#endif
+}
+
+/* Set mtime and ctime to the current time, as a data or name change does. */
+static inline void rlfs_touch_mctime(struct inode *inode)
+{
+	rlfs_set_mtime(inode, inode_set_ctime_current(inode));
+}
+
+/* ->splice_read: generic_file_splice_read() was replaced in 6.5. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define rlfs_splice_read	filemap_splice_read
+#else
+#define rlfs_splice_read	generic_file_splice_read
+#endif
+
+#endif /* _REFLINKFS_COMPAT_H */

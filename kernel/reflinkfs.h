@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * reflinkfs: in-memory structures and the prototypes shared between the
+ * files of the module.  The on-disk format is in reflinkfs_format.h.
+ *
+ * Lock order (outermost first):
+ *
+ *   VFS i_rwsem (directory, then the file, as the VFS takes them)
+ *   sb_start_write / sb_start_pagefault (freeze protection)
+ *   jbd2 handle (rlfs_journal_start)
+ *   folio / page lock
+ *   rlfs_inode_info.i_map_sem (extent map of one inode)
+ *   rlfs_inode_info.i_xattr_sem
+ *   rlfs_sb_info.s_orphan_lock
+ *   rlfs_sb_info.s_alloc_lock (bitmaps)
+ *
+ * A jbd2 handle is never started while holding i_map_sem, i_xattr_sem,
+ * s_orphan_lock, s_alloc_lock or a page lock: starting a handle may wait
+ * for a commit, and the commit writes ordered data under page locks and
+ * calls ->writepages, which takes i_map_sem for reading.
+ */
+#ifndef _REFLINKFS_H
+#define _REFLINKFS_H
+
+#include <linux/fs.h>
+#include <linux/buffer_head.h>
+#include <linux/jbd2.h>
+#include <linux/percpu_counter.h>
+#include <linux/ratelimit.h>
+#include "reflinkfs_format.h"
+#include "compat.h"
+
+#ifndef EFSCORRUPTED
+#define EFSCORRUPTED	EUCLEAN		/* as ext4 and XFS define it */
+#endif
+
+/* Mount options, rlfs_sb_info.s_mount_opt. */
+#define RLFS_MOUNT_ERRORS_RO	(1U << 0)	/* errors=remount-ro (default) */
+#define RLFS_MOUNT_ERRORS_CONT	(1U << 1)	/* errors=continue */
+#define RLFS_MOUNT_ERRORS_PANIC	(1U << 2)	/* errors=panic */
+#define RLFS_MOUNT_BARRIER	(1U << 3)	/* flush the device at commit */
+
+/* Default seconds between journal commits (commit= option). */
+#define RLFS_DEFAULT_COMMIT	5
+
+/*
+ * Journal credits: the number of distinct metadata blocks an operation
+ * may dirty in one handle.
+ *
+ * RLFS_TREE_CREDITS: one extent-tree change (insert with a split at every
+ * level, or a removal): every node on the path and a new sibling per
+ * level, a new root level, the bitmap blocks for the new nodes, the inode.
+ */
+#define RLFS_BITMAP_CREDITS	2	/* one extent spans <= 2 bitmap blocks */
+#define RLFS_TREE_CREDITS	(3 * (RLFS_MAX_EXTENT_DEPTH + 1) + \
+				 RLFS_BITMAP_CREDITS + 1)
+#define RLFS_INODE_CREDITS	1	/* one inode-table block */
+#define RLFS_SB_CREDITS		1
+/* An orphan add or delete: superblock, this inode, the previous orphan. */
+#define RLFS_ORPHAN_CREDITS	(RLFS_SB_CREDITS + 2 * RLFS_INODE_CREDITS)
+/* Map one write of up to a page (one block) with allocation. */
+#define RLFS_WRITE_CREDITS	(RLFS_TREE_CREDITS + RLFS_BITMAP_CREDITS + \
+				 RLFS_INODE_CREDITS + RLFS_SB_CREDITS)
+/* A new inode: inode bitmap, inode table, directory entry, xattr. */
+#define RLFS_NEWINODE_CREDITS	(2 + RLFS_INODE_CREDITS)
+#define RLFS_DIRENT_CREDITS	(1 + RLFS_WRITE_CREDITS) /* may add a block */
+#define RLFS_XATTR_CREDITS	(2 + RLFS_BITMAP_CREDITS + RLFS_INODE_CREDITS)
+/* Revoke records a handle may issue: freed metadata blocks. */
+#define RLFS_REVOKE_CREDITS	(RLFS_MAX_EXTENT_DEPTH + 8)
+/* Blocks one truncate step may free from a directory or symlink. */
+#define RLFS_MAX_META_FREE	8
+
+/*
+ * Per-filesystem information, sb->s_fs_info.
+ */
+struct rlfs_sb_info {
+	struct super_block	*s_sb;
+	struct buffer_head	*s_sbh;		/* superblock buffer */
+	struct rlfs_super	*s_rsb;		/* s_sbh->b_data */
+	journal_t		*s_journal;
+
+	/* Geometry, CPU order, read-only after mount. */
+	u64			s_blocks;
+	u64			s_inodes;
+	u64			s_data_start;
+	u64			s_bbitmap_start;
+	u64			s_bbitmap_blocks;
+	u64			s_ibitmap_start;
+	u64			s_ibitmap_blocks;
+	u64			s_itable_start;
+	u64			s_itable_blocks;
+	u64			s_journal_start;
+	u64			s_journal_blocks;
+
+	/* Free counts, computed from the bitmaps at mount. */
+	struct percpu_counter	s_free_blocks;
+	struct percpu_counter	s_free_inodes;
+
+	/*
+	 * s_alloc_lock serialises every change to both bitmaps and the
+	 * allocation cursors below.  Innermost lock.
+	 */
+	struct mutex		s_alloc_lock;
+	u64			s_block_cursor;	/* next-fit allocation goal */
+	u64			s_inode_cursor;
+
+	/*
+	 * s_orphan_lock protects the orphan list: s_orphans (in-memory, in
+	 * on-disk order), the superblock's s_orphan_head and every
+	 * rlfs_inode_info.i_next_orphan.
+	 */
+	struct mutex		s_orphan_lock;
+	struct list_head	s_orphans;
+
+	/* s_gen_lock protects s_next_generation. */
+	spinlock_t		s_gen_lock;
+	u32			s_next_generation;
+
+	/* Mount options. */
+	unsigned int		s_mount_opt;
+	unsigned int		s_commit_interval;	/* seconds */
+
+	struct ratelimit_state	s_msg_ratelimit;
+};
+
+/*
+ * Per-inode information.
+ */
+struct rlfs_inode_info {
+	/*
+	 * i_map_sem protects i_data (the extent-tree root, in disk format,
+	 * copied to the inode record when the inode is written) and the
+	 * extent blocks below it, and the on-disk i_blocks.  Taken for
+	 * reading to map blocks, for writing to change the map.  Nests
+	 * inside a jbd2 handle and inside the page lock.
+	 */
+	struct rw_semaphore	i_map_sem;
+	union {
+		struct {
+			struct rlfs_extent_header i_eh;
+			struct rlfs_extent	i_ext[RLFS_INODE_ROOT_ENTRIES];
+		};
+		__u8			i_data[RLFS_INODE_DATA_SIZE];
+	};
+	u32			i_flags;	/* RLFS_*_FL, under i_rwsem */
+	u64			i_xattr_blk;	/* under i_xattr_sem */
+	u64			i_parent;	/* directories, under i_rwsem */
+	u64			i_snap_origin;
+	u64			i_snap_time;
+	struct timespec64	i_crtime;
+
+	/* i_xattr_sem protects the xattr block and i_xattr_blk. */
+	struct rw_semaphore	i_xattr_sem;
+
+	/* Orphan list, under rlfs_sb_info.s_orphan_lock. */
+	u64			i_next_orphan;
+	struct list_head	i_orphan;	/* empty: not an orphan */
+
+	/* data=ordered: the jbd2 inode that makes commits flush our data. */
+	struct jbd2_inode	i_jinode;
+
+	/*
+	 * i_raw_lock makes copying the in-core inode into its inode-table
+	 * slot and checksumming the slot atomic against another copy.
+	 */
+	spinlock_t		i_raw_lock;
+
+	/* Last transaction that changed this inode, for fsync. */
+	tid_t			i_sync_tid;
+
+	struct inode		vfs_inode;
+};
+
+static inline struct rlfs_sb_info *RLFS_SB(struct super_block *sb)
+{
+	return sb->s_fs_info;
+}
+
+static inline struct rlfs_inode_info *RLFS_I(struct inode *inode)
+{
+	return container_of(inode, struct rlfs_inode_info, vfs_inode);
+}
+
+/* Logical blocks of a byte count, rounded up. */
+static inline u64 rlfs_blocks_of(loff_t bytes)
+{
+	return ((u64)bytes + RLFS_BLOCK_SIZE - 1) >> RLFS_BLOCK_BITS;
+}
+
+/* Largest file: 2^32 logical blocks. */
+#define RLFS_MAX_FILE_SIZE	((loff_t)U32_MAX << RLFS_BLOCK_BITS)
+
+/*
+ * Messages.  rlfs_err() is rate limited per filesystem and names the
+ * device; rlfs_corrupt() also records the error in the superblock state
+ * and applies the errors= policy.  Both are safe in any context that may
+ * sleep.
+ */
+__printf(3, 4)
+void __rlfs_msg(struct super_block *sb, const char *level, const char *fmt,
+		...);
+#define rlfs_err(sb, fmt, ...)	__rlfs_msg(sb, KERN_ERR, fmt, ##__VA_ARGS__)
+#define rlfs_warn(sb, fmt, ...)	__rlfs_msg(sb, KERN_WARNING, fmt, ##__VA_ARGS__)
+#define rlfs_info(sb, fmt, ...)	__rlfs_msg(sb, KERN_INFO, fmt, ##__VA_ARGS__)
+__printf(3, 4)
+void __rlfs_corrupt(struct super_block *sb, const char *func, const char *fmt,
+		    ...);
+#define rlfs_corrupt(sb, fmt, ...) \
+	__rlfs_corrupt(sb, __func__, fmt, ##__VA_ARGS__)
+
+/* super.c */
+extern const struct super_operations rlfs_sops;
+int rlfs_orphan_add(handle_t *handle, struct inode *inode);
+int rlfs_orphan_del(handle_t *handle, struct inode *inode);
+int rlfs_commit_super(struct super_block *sb, bool sync);
+void rlfs_super_csum_set(struct super_block *sb);
+
+/* journal.c */
+u32 rlfs_crc(const void *buf, size_t len, size_t crc_offset);
+void rlfs_set_block_header(struct buffer_head *bh, u32 magic, u64 owner);
+void rlfs_update_block_crc(struct buffer_head *bh);
+struct buffer_head *rlfs_read_meta(struct super_block *sb, u64 blocknr,
+				   u32 magic, u64 owner);
+struct buffer_head *rlfs_new_meta(handle_t *handle, struct super_block *sb,
+				  u64 blocknr, u32 magic, u64 owner);
+handle_t *rlfs_journal_start(struct super_block *sb, int credits);
+int rlfs_journal_stop(handle_t *handle);
+int rlfs_journal_get_write_access(handle_t *handle, struct super_block *sb,
+				  struct buffer_head *bh);
+int rlfs_journal_dirty(handle_t *handle, struct buffer_head *bh);
+int rlfs_journal_dirty_meta(handle_t *handle, struct buffer_head *bh);
+int rlfs_journal_forget_block(handle_t *handle, struct super_block *sb,
+			      u64 blocknr);
+int rlfs_journal_ensure_credits(handle_t *handle, int credits);
+int rlfs_journal_order_data(handle_t *handle, struct inode *inode,
+			    loff_t start, loff_t len);
+int rlfs_journal_init(struct super_block *sb);
+void rlfs_journal_destroy(struct super_block *sb);
+int rlfs_journal_force_commit(struct super_block *sb);
+int rlfs_sync_inode_journal(struct inode *inode, bool datasync);
+bool rlfs_should_retry_alloc(struct super_block *sb, int *retries);
+
+/* balloc.c */
+int rlfs_count_free(struct super_block *sb);
+int rlfs_alloc_blocks(handle_t *handle, struct inode *inode, u64 goal,
+		      u32 *count, u64 *start);
+int rlfs_free_blocks(handle_t *handle, struct inode *inode, u64 start,
+		     u32 count);
+int rlfs_free_meta_block(handle_t *handle, struct inode *inode, u64 blocknr);
+int rlfs_alloc_ino(handle_t *handle, struct super_block *sb, u64 goal,
+		   u64 *ino);
+int rlfs_free_ino(handle_t *handle, struct super_block *sb, u64 ino);
+
+/* inode.c */
+struct inode *rlfs_iget(struct super_block *sb, u64 ino);
+struct inode *rlfs_new_inode(handle_t *handle, struct rlfs_idmap *idmap,
+			     struct inode *dir, umode_t mode, dev_t rdev);
+int rlfs_mark_inode_dirty(handle_t *handle, struct inode *inode);
+void rlfs_set_inode_ops(struct inode *inode);
+void rlfs_set_inode_flags(struct inode *inode);
+int rlfs_write_inode(struct inode *inode, struct writeback_control *wbc);
+void rlfs_dirty_inode(struct inode *inode, int flags);
+void rlfs_evict_inode(struct inode *inode);
+int rlfs_setattr(struct rlfs_idmap *idmap, struct dentry *dentry,
+		 struct iattr *attr);
+int rlfs_getattr(struct rlfs_idmap *idmap, const struct path *path,
+		 struct kstat *stat, u32 request_mask, unsigned int flags);
+int rlfs_truncate(struct inode *inode, loff_t size);
+struct inode *rlfs_alloc_inode(struct super_block *sb);
+void rlfs_free_inode(struct inode *inode);
+int rlfs_init_inodecache(void);
+void rlfs_destroy_inodecache(void);
+
+/* extent.c */
+struct rlfs_map {
+	u32	m_lblk;		/* in: first logical block */
+	u32	m_len;		/* in: blocks wanted; out: blocks found */
+	u64	m_pblk;		/* out: first physical block, 0 for a hole */
+	bool	m_new;		/* out: the blocks were allocated now */
+};
+#define RLFS_MAP_CREATE	(1U << 0)	/* allocate holes */
+#define RLFS_MAP_ZERO	(1U << 1)	/* zero allocated blocks on disk */
+int rlfs_map_blocks(handle_t *handle, struct inode *inode,
+		    struct rlfs_map *map, unsigned int flags);
+int rlfs_extent_insert(handle_t *handle, struct inode *inode,
+		       u32 lblk, u64 pblk, u32 len);
+int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
+		      u32 len, u32 *removed);
+int rlfs_truncate_blocks(struct inode *inode, u32 from_lblk);
+int rlfs_punch_blocks(struct inode *inode, u32 lblk, u32 len);
+int rlfs_next_data(struct inode *inode, u32 lblk, u32 *found);
+void rlfs_init_extent_root(struct inode *inode);
+int rlfs_extent_check_root(struct inode *inode);
+
+/* file.c */
+extern const struct file_operations rlfs_file_operations;
+extern const struct inode_operations rlfs_file_inode_operations;
+int rlfs_fsync(struct file *file, loff_t start, loff_t end, int datasync);
+extern const struct address_space_operations rlfs_aops;
+int rlfs_get_block(struct inode *inode, sector_t iblock,
+		   struct buffer_head *bh, int create);
+int rlfs_get_block_noalloc(struct inode *inode, sector_t iblock,
+			   struct buffer_head *bh, int create);
+int rlfs_zero_partial(struct inode *inode, loff_t from, loff_t len);
+
+/* dir.c */
+extern const struct file_operations rlfs_dir_operations;
+int rlfs_find_entry(struct inode *dir, const struct qstr *name, u64 *ino,
+		    struct buffer_head **bhp, struct rlfs_dirent **dep);
+int rlfs_add_entry(handle_t *handle, struct inode *dir,
+		   const struct qstr *name, struct inode *inode);
+int rlfs_delete_entry(handle_t *handle, struct inode *dir,
+		      struct buffer_head *bh, struct rlfs_dirent *de);
+int rlfs_set_entry(handle_t *handle, struct inode *dir,
+		   struct buffer_head *bh, struct rlfs_dirent *de,
+		   struct inode *inode);
+int rlfs_empty_dir(struct inode *dir);
+u8 rlfs_mode_to_ftype(umode_t mode);
+
+/* namei.c */
+extern const struct inode_operations rlfs_dir_inode_operations;
+extern const struct inode_operations rlfs_special_inode_operations;
+
+/* symlink.c */
+extern const struct inode_operations rlfs_fast_symlink_inode_operations;
+extern const struct inode_operations rlfs_symlink_inode_operations;
+int rlfs_create_symlink(handle_t *handle, struct inode *inode,
+			const char *target, size_t len);
+
+/* xattr.c */
+extern const struct xattr_handler *rlfs_xattr_handlers[];
+ssize_t rlfs_listxattr(struct dentry *dentry, char *buffer, size_t size);
+int rlfs_xattr_delete_inode(handle_t *handle, struct inode *inode);
+
+/* ioctl.c */
+long rlfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+int rlfs_fileattr_get(struct dentry *dentry, struct fileattr *fa);
+int rlfs_fileattr_set(struct rlfs_idmap *idmap, struct dentry *dentry,
+		      struct fileattr *fa);
+
+#endif /* _REFLINKFS_H */
