@@ -310,7 +310,7 @@ RLFS_STATIC_ASSERT(sizeof(struct rlfs_dir_block) == RLFS_BLOCK_SIZE);
 
 /*
  * Slow symlink: one block (i_data maps it with one extent), the target
- * NUL terminated after the header.  Targets are limited to PATH_MAX - 1.
+ * NUL terminated after the header: at most 4063 bytes.
  */
 struct rlfs_symlink_block {
 	struct rlfs_block_header sl_hdr;	/* RLFS_SYMLINK_MAGIC, owner */

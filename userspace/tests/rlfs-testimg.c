@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rlfs-testimg - populate a freshly made reflinkfs image with a small tree
+ * (files with inline and two-level extent trees, directories, fast and
+ * slow symlinks, a device with an xattr block, orphans), optionally
+ * injecting one corruption with valid checksums, to exercise fsck.
+ *
+ * Test helper only: never installed.
+ *
+ * Usage: rlfs-testimg IMAGE [SCENARIO]     (rlfs-testimg -l lists them)
+ *        rlfs-testimg -c STRING            raw crc32c of STRING (no final
+ *                                          xor), for the test vector
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rlfs.h"
+
+static uint8_t *img;
+static struct rlfs_super *sb;
+static struct rlfs_geom g;
+static uint64_t next_blk, next_ino = RLFS_FIRST_INO;
+static uint64_t touched[256];
+static unsigned int ntouched;
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "rlfs-testimg: %s\n", msg);
+	exit(1);
+}
+
+static void *blk(uint64_t b)
+{
+	if (b >= g.blocks)
+		die("block out of range");
+	return img + b * RLFS_BLOCK_SIZE;
+}
+
+static struct rlfs_inode *ino_rec(uint64_t ino)
+{
+	return (struct rlfs_inode *)blk(g.itable_start +
+					ino / RLFS_INODES_PER_BLOCK) +
+	       ino % RLFS_INODES_PER_BLOCK;
+}
+
+static void bitmap_set(uint64_t start, uint64_t nr, bool set)
+{
+	struct rlfs_bitmap_block *bb = blk(start + nr / RLFS_BITS_PER_BITMAP);
+
+	if (set)
+		rlfs_set_bit(bb->bb_bits, nr % RLFS_BITS_PER_BITMAP);
+	else
+		rlfs_clear_bit(bb->bb_bits, nr % RLFS_BITS_PER_BITMAP);
+}
+
+static void touch(uint64_t b)
+{
+	if (ntouched == sizeof(touched) / sizeof(touched[0]))
+		die("too many blocks");
+	touched[ntouched++] = b;
+}
+
+static uint64_t alloc_blocks(uint64_t n)
+{
+	uint64_t b = next_blk, i;
+
+	for (i = 0; i < n; i++) {
+		bitmap_set(g.bbitmap_start, b + i, true);
+		memset(blk(b + i), 0, RLFS_BLOCK_SIZE);
+	}
+	next_blk += n;
+	return b;
+}
+
+static uint64_t new_meta_block(uint32_t magic, uint64_t owner)
+{
+	uint64_t b = alloc_blocks(1);
+
+	rlfs_block_header_init(blk(b), magic, b, owner);
+	touch(b);
+	return b;
+}
+
+static uint64_t new_inode(uint16_t mode, uint32_t nlink, uint64_t parent)
+{
+	uint64_t ino = next_ino++;
+	struct rlfs_inode *ri = ino_rec(ino);
+
+	bitmap_set(g.ibitmap_start, ino, true);
+	memset(ri, 0, sizeof(*ri));
+	ri->i_magic = htole32(RLFS_INODE_MAGIC);
+	ri->i_ino = htole64(ino);
+	ri->i_mode = htole16(mode);
+	ri->i_nlink = htole32(nlink);
+	ri->i_mtime = ri->i_atime = ri->i_ctime = ri->i_crtime =
+		htole64(1700000000);
+	ri->i_mtime_ns = htole32(999999999);
+	if (S_ISDIR(mode))
+		ri->i_parent = htole64(parent);
+	ri->i_eh.eh_max = htole16(RLFS_INODE_ROOT_ENTRIES);
+	return ino;
+}
+
+static void add_blocks(struct rlfs_inode *ri, uint64_t n)
+{
+	ri->i_blocks = htole64(le64toh(ri->i_blocks) + n);
+}
+
+/* Append an extent to a leaf (inode root or extent block header). */
+static void leaf_add(struct rlfs_extent_header *eh, struct rlfs_extent *ext,
+		     uint32_t lblk, uint32_t len, uint64_t pblk)
+{
+	unsigned int n = le16toh(eh->eh_entries);
+
+	ext[n].e_lblk = htole32(lblk);
+	ext[n].e_len = htole32(len);
+	ext[n].e_pblk = htole64(pblk);
+	eh->eh_entries = htole16(n + 1);
+}
+
+/* Map fresh data blocks into an inode with a depth-0 root. */
+static uint64_t map_new(struct rlfs_inode *ri, uint32_t lblk, uint32_t len)
+{
+	uint64_t p = alloc_blocks(len);
+
+	leaf_add(&ri->i_eh, ri->i_ext, lblk, len, p);
+	add_blocks(ri, len);
+	return p;
+}
+
+static uint64_t new_dir_block(uint64_t dir)
+{
+	struct rlfs_inode *ri = ino_rec(dir);
+	uint64_t b = new_meta_block(RLFS_DIR_MAGIC, dir);
+	struct rlfs_dirent *de = (void *)((uint8_t *)blk(b) +
+					  sizeof(struct rlfs_block_header));
+	uint32_t lblk = le64toh(ri->i_size) / RLFS_BLOCK_SIZE;
+
+	de->d_ino = 0;
+	de->d_rec_len = htole16(RLFS_BLOCK_SIZE -
+				sizeof(struct rlfs_block_header));
+	leaf_add(&ri->i_eh, ri->i_ext, lblk, 1, b);
+	add_blocks(ri, 1);
+	ri->i_size = htole64(le64toh(ri->i_size) + RLFS_BLOCK_SIZE);
+	return b;
+}
+
+static struct rlfs_dirent *dir_add(uint64_t b, const char *name,
+				   uint64_t ino)
+{
+	uint8_t *base = blk(b);
+	unsigned int off = sizeof(struct rlfs_block_header), len, used;
+	struct rlfs_dirent *de, *nde;
+	size_t nlen = strlen(name);
+
+	for (;;) {
+		de = (void *)(base + off);
+		len = le16toh(de->d_rec_len);
+		if (off + len >= RLFS_BLOCK_SIZE)
+			break;
+		off += len;
+	}
+	if (de->d_ino) {
+		used = RLFS_DIRENT_SIZE(de->d_name_len);
+		if (len - used < RLFS_DIRENT_SIZE(nlen))
+			die("directory block full");
+		de->d_rec_len = htole16(used);
+		nde = (void *)(base + off + used);
+		nde->d_rec_len = htole16(len - used);
+		de = nde;
+	}
+	de->d_ino = htole64(ino);
+	de->d_name_len = nlen;
+	de->d_type = rlfs_mode_to_ftype(le16toh(ino_rec(ino)->i_mode));
+	memcpy(de->d_name, name, nlen);
+	return de;
+}
+
+static struct rlfs_dirent *find_entry(uint64_t b, const char *name)
+{
+	uint8_t *base = blk(b);
+	unsigned int off = sizeof(struct rlfs_block_header);
+	struct rlfs_dirent *de;
+
+	while (off < RLFS_BLOCK_SIZE) {
+		de = (void *)(base + off);
+		if (de->d_ino && de->d_name_len == strlen(name) &&
+		    !memcmp(de->d_name, name, de->d_name_len))
+			return de;
+		off += le16toh(de->d_rec_len);
+	}
+	die("entry not found");
+	return NULL;
+}
+
+static void finish(void)
+{
+	uint64_t ino, k, used_b = 0, used_i = 0;
+	struct rlfs_inode *ri;
+	unsigned int i;
+
+	for (i = 0; i < ntouched; i++)
+		rlfs_block_set_csum(blk(touched[i]));
+	for (k = 0; k < g.bbitmap_blocks; k++)
+		rlfs_block_set_csum(blk(g.bbitmap_start + k));
+	for (k = 0; k < g.ibitmap_blocks; k++)
+		rlfs_block_set_csum(blk(g.ibitmap_start + k));
+	for (ino = 1; ino < next_ino; ino++) {
+		ri = ino_rec(ino);
+		if (le32toh(ri->i_magic) == RLFS_INODE_MAGIC)
+			rlfs_inode_set_csum(ri);
+	}
+	for (k = 0; k < g.blocks; k++)
+		used_b += rlfs_test_bit(((struct rlfs_bitmap_block *)
+			blk(g.bbitmap_start + k / RLFS_BITS_PER_BITMAP))->bb_bits,
+			k % RLFS_BITS_PER_BITMAP);
+	for (k = 0; k < g.inodes; k++)
+		used_i += rlfs_test_bit(((struct rlfs_bitmap_block *)
+			blk(g.ibitmap_start + k / RLFS_BITS_PER_BITMAP))->bb_bits,
+			k % RLFS_BITS_PER_BITMAP);
+	sb->s_free_blocks = htole64(g.blocks - used_b);
+	sb->s_free_inodes = htole64(g.inodes - used_i);
+	rlfs_super_set_csum(sb);
+}
+
+static const char *const scenarios[] = {
+	"clean", "ext-beyond", "ext-meta", "ext-len", "ext-overlap",
+	"dup", "idx-key", "ext-depth", "ext-owner", "ext-empty", "ext-max",
+	"iblocks", "dir-type", "dir-dup", "dir-reclen", "dir-dot",
+	"dir-free-ino", "dir-hole", "nlink", "dir-nlink", "parent",
+	"unreachable", "nlink0", "orphan-loop", "orphan-free", "bbitmap-free",
+	"bbitmap-used", "ibitmap", "symlink-len", "fast-symlink-len",
+	"xattr-index", "xattr-overrun", "detached-dir", "dir-cycle",
+	"journal", "inode-ns", "inode-flags", "inode-type", "special-blocks",
+	"root-ref", "dir-hardlink", NULL,
+};
+
+int main(int argc, char **argv)
+{
+	uint64_t root = RLFS_ROOT_INO, rootb, file, hard_b, big, eb1, eb2;
+	uint64_t sub, subb, fifo, deep, fast, slow, slowb, chr, xb, orphan;
+	uint64_t trunc, a, x, y, xblk, yblk, fileb;
+	const char *sc = argc > 2 ? argv[2] : "clean";
+	struct rlfs_extent_block *e1, *e2;
+	struct rlfs_xattr_entry *xe;
+	struct rlfs_inode *ri, *bi;
+	struct rlfs_dirent *de;
+	struct rlfs_jbd2_super *js;
+	struct stat st;
+	unsigned int i;
+	int fd;
+
+	if (argc == 3 && !strcmp(argv[1], "-c")) {
+		printf("%08x\n", rlfs_crc32c(RLFS_CRC_SEED, argv[2],
+					     strlen(argv[2])));
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "-l")) {
+		for (i = 0; scenarios[i]; i++)
+			puts(scenarios[i]);
+		return 0;
+	}
+	if (argc < 2 || argc > 3)
+		die("usage: rlfs-testimg IMAGE [SCENARIO] | -l | -c STRING");
+	for (i = 0; scenarios[i] && strcmp(scenarios[i], sc); i++)
+		;
+	if (!scenarios[i])
+		die("unknown scenario");
+
+	fd = open(argv[1], O_RDWR);
+	if (fd < 0 || fstat(fd, &st))
+		die(strerror(errno));
+	img = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   0);
+	if (img == MAP_FAILED)
+		die(strerror(errno));
+	sb = (void *)img;
+	rlfs_geom_from_super(sb, &g);
+	if ((uint64_t)st.st_size < g.blocks * RLFS_BLOCK_SIZE)
+		die("image smaller than the filesystem");
+	next_blk = g.data_start;
+	touch(g.itable_start);
+
+	/* / */
+	rootb = new_dir_block(root);
+	/* /file, /hard: 3 blocks within i_size, 2 preallocated past it */
+	file = new_inode(S_IFREG | 0644, 2, 0);
+	ri = ino_rec(file);
+	fileb = map_new(ri, 0, 2);
+	map_new(ri, 2, 1);
+	map_new(ri, 3, 2);
+	ri->i_size = htole64(2 * RLFS_BLOCK_SIZE + 100);
+	dir_add(rootb, "file", file);
+	dir_add(rootb, "hard", file);
+	hard_b = rootb;
+	/* /big: two-level tree, holes between extents */
+	big = new_inode(S_IFREG | 0600, 1, 0);
+	bi = ino_rec(big);
+	eb1 = new_meta_block(RLFS_EXTENT_MAGIC, big);
+	eb2 = new_meta_block(RLFS_EXTENT_MAGIC, big);
+	e1 = blk(eb1);
+	e2 = blk(eb2);
+	e1->eb_eh.eh_max = e2->eb_eh.eh_max =
+		htole16(RLFS_EXTENT_BLOCK_ENTRIES);
+	bi->i_eh_idx.eh_depth = htole16(1);
+	bi->i_idx[0].ei_lblk = htole32(0);
+	bi->i_idx[0].ei_blk = htole64(eb1);
+	bi->i_idx[1].ei_lblk = htole32(100);
+	bi->i_idx[1].ei_blk = htole64(eb2);
+	bi->i_eh_idx.eh_entries = htole16(2);
+	leaf_add(&e1->eb_eh, e1->eb_ext, 0, 3, alloc_blocks(3));
+	leaf_add(&e1->eb_eh, e1->eb_ext, 10, 1, alloc_blocks(1));
+	leaf_add(&e1->eb_eh, e1->eb_ext, 50, 2, alloc_blocks(2));
+	leaf_add(&e2->eb_eh, e2->eb_ext, 100, 4, alloc_blocks(4));
+	leaf_add(&e2->eb_eh, e2->eb_ext, 199, 1, alloc_blocks(1));
+	bi->i_blocks = htole64(2 + 3 + 1 + 2 + 4 + 1);
+	bi->i_size = htole64(200ULL * RLFS_BLOCK_SIZE);
+	dir_add(rootb, "big", big);
+	/* /sub, /sub/fifo, /sub/deep */
+	sub = new_inode(S_IFDIR | 0755, 3, root);
+	subb = new_dir_block(sub);
+	fifo = new_inode(S_IFIFO | 0644, 1, 0);
+	deep = new_inode(S_IFDIR | 0700, 2, sub);
+	dir_add(subb, "fifo", fifo);
+	dir_add(subb, "deep", deep);
+	dir_add(rootb, "sub", sub);
+	ino_rec(root)->i_nlink = htole32(3);
+	/* symlinks */
+	fast = new_inode(S_IFLNK | 0777, 1, 0);
+	ri = ino_rec(fast);
+	ri->i_flags = htole32(RLFS_FAST_SYMLINK_FL);
+	strcpy(ri->i_symlink, "target/of/fast");
+	ri->i_size = htole64(strlen(ri->i_symlink));
+	dir_add(rootb, "fast", fast);
+	slow = new_inode(S_IFLNK | 0777, 1, 0);
+	ri = ino_rec(slow);
+	slowb = new_meta_block(RLFS_SYMLINK_MAGIC, slow);
+	leaf_add(&ri->i_eh, ri->i_ext, 0, 1, slowb);
+	add_blocks(ri, 1);
+	memset(((struct rlfs_symlink_block *)blk(slowb))->sl_target, 'x',
+	       300);
+	ri->i_size = htole64(300);
+	dir_add(rootb, "slow", slow);
+	/* /chr with an xattr block */
+	chr = new_inode(S_IFCHR | 0600, 1, 0);
+	ri = ino_rec(chr);
+	ri->i_rdev = htole32(0x0103);
+	xb = new_meta_block(RLFS_XATTR_MAGIC, chr);
+	ri->i_xattr_blk = htole64(xb);
+	add_blocks(ri, 1);
+	xe = (void *)((uint8_t *)blk(xb) + sizeof(struct rlfs_block_header));
+	xe->xe_index = RLFS_XATTR_INDEX_USER;
+	xe->xe_name_len = 3;
+	xe->xe_value_len = htole16(5);
+	memcpy(xe->xe_name, "foovalue", 8);
+	dir_add(rootb, "chr", chr);
+	/* orphans: removed file (nlink 0), file being truncated (nlink 1) */
+	orphan = new_inode(S_IFREG | 0644, 0, 0);
+	map_new(ino_rec(orphan), 0, 1);
+	trunc = new_inode(S_IFREG | 0644, 1, 0);
+	map_new(ino_rec(trunc), 0, 1);
+	dir_add(rootb, "trunc", trunc);
+	sb->s_orphan_head = htole64(orphan);
+	ino_rec(orphan)->i_next_orphan = htole64(trunc);
+
+	/* One corruption, checksums kept valid. */
+	if (!strcmp(sc, "ext-beyond")) {
+		ino_rec(file)->i_ext[1].e_pblk = htole64(g.blocks + 10);
+	} else if (!strcmp(sc, "ext-meta")) {
+		ino_rec(file)->i_ext[1].e_pblk = htole64(g.itable_start);
+	} else if (!strcmp(sc, "ext-len")) {
+		ino_rec(file)->i_ext[1].e_len = 0;
+	} else if (!strcmp(sc, "ext-overlap")) {
+		ino_rec(file)->i_ext[1].e_lblk = htole32(1);
+	} else if (!strcmp(sc, "dup")) {
+		e2->eb_ext[1].e_pblk = htole64(fileb + 1);
+	} else if (!strcmp(sc, "idx-key")) {
+		bi->i_idx[1].ei_lblk = htole32(20);
+	} else if (!strcmp(sc, "ext-depth")) {
+		e1->eb_eh.eh_depth = htole16(1);
+	} else if (!strcmp(sc, "ext-owner")) {
+		e2->eb_hdr.bh_owner = htole64(file);
+	} else if (!strcmp(sc, "ext-empty")) {
+		e2->eb_eh.eh_entries = 0;
+	} else if (!strcmp(sc, "ext-max")) {
+		ino_rec(file)->i_eh.eh_max = htole16(4);
+	} else if (!strcmp(sc, "iblocks")) {
+		bi->i_blocks = htole64(12);
+	} else if (!strcmp(sc, "dir-type")) {
+		find_entry(rootb, "fast")->d_type = RLFS_FT_REG;
+	} else if (!strcmp(sc, "dir-dup")) {
+		memcpy(find_entry(hard_b, "hard")->d_name, "file", 4);
+	} else if (!strcmp(sc, "dir-reclen")) {
+		find_entry(rootb, "big")->d_rec_len = htole16(12);
+	} else if (!strcmp(sc, "dir-dot")) {
+		de = find_entry(rootb, "big");
+		memcpy(de->d_name, "..", 2);
+		de->d_name_len = 2;
+	} else if (!strcmp(sc, "dir-free-ino")) {
+		find_entry(subb, "fifo")->d_ino = htole64(next_ino + 2);
+	} else if (!strcmp(sc, "dir-hole")) {
+		ino_rec(sub)->i_ext[0].e_lblk = htole32(1);
+		ino_rec(sub)->i_size = htole64(2 * RLFS_BLOCK_SIZE);
+	} else if (!strcmp(sc, "nlink")) {
+		ino_rec(file)->i_nlink = htole32(1);
+	} else if (!strcmp(sc, "dir-nlink")) {
+		ino_rec(root)->i_nlink = htole32(2);
+	} else if (!strcmp(sc, "parent")) {
+		ino_rec(deep)->i_parent = htole64(root);
+	} else if (!strcmp(sc, "unreachable")) {
+		a = new_inode(S_IFREG | 0644, 1, 0);
+		(void)a;
+	} else if (!strcmp(sc, "nlink0")) {
+		a = new_inode(S_IFREG | 0644, 0, 0);
+		(void)a;
+	} else if (!strcmp(sc, "orphan-loop")) {
+		ino_rec(trunc)->i_next_orphan = htole64(orphan);
+	} else if (!strcmp(sc, "orphan-free")) {
+		ino_rec(trunc)->i_next_orphan = htole64(next_ino + 3);
+	} else if (!strcmp(sc, "bbitmap-free")) {
+		bitmap_set(g.bbitmap_start, fileb + 1, false);
+	} else if (!strcmp(sc, "bbitmap-used")) {
+		bitmap_set(g.bbitmap_start, next_blk + 5, true);
+		bitmap_set(g.bbitmap_start, next_blk + 6, true);
+	} else if (!strcmp(sc, "ibitmap")) {
+		bitmap_set(g.ibitmap_start, chr, false);
+	} else if (!strcmp(sc, "symlink-len")) {
+		ino_rec(slow)->i_size = htole64(299);
+	} else if (!strcmp(sc, "fast-symlink-len")) {
+		ino_rec(fast)->i_size = htole64(3);
+	} else if (!strcmp(sc, "xattr-index")) {
+		xe->xe_index = 7;
+	} else if (!strcmp(sc, "xattr-overrun")) {
+		xe->xe_value_len = htole16(4080);
+	} else if (!strcmp(sc, "detached-dir")) {
+		a = new_inode(S_IFDIR | 0755, 2, root);
+		(void)a;
+	} else if (!strcmp(sc, "dir-cycle")) {
+		x = new_inode(S_IFDIR | 0755, 3, 0);
+		y = new_inode(S_IFDIR | 0755, 3, 0);
+		ino_rec(x)->i_parent = htole64(y);
+		ino_rec(y)->i_parent = htole64(x);
+		xblk = new_dir_block(x);
+		yblk = new_dir_block(y);
+		dir_add(xblk, "y", y);
+		dir_add(yblk, "x", x);
+	} else if (!strcmp(sc, "journal")) {
+		js = blk(g.journal_start);
+		js->s_start = htobe32(1);
+	} else if (!strcmp(sc, "inode-ns")) {
+		ino_rec(fifo)->i_ctime_ns = htole32(1000000000);
+	} else if (!strcmp(sc, "inode-flags")) {
+		ino_rec(fifo)->i_flags = htole32(0x80000000U);
+	} else if (!strcmp(sc, "inode-type")) {
+		ino_rec(fifo)->i_mode = htole16(0170644);
+	} else if (!strcmp(sc, "special-blocks")) {
+		leaf_add(&ino_rec(fifo)->i_eh, ino_rec(fifo)->i_ext, 0, 1,
+			 alloc_blocks(1));
+	} else if (!strcmp(sc, "root-ref")) {
+		dir_add(subb, "up", root);
+	} else if (!strcmp(sc, "dir-hardlink")) {
+		dir_add(rootb, "deep2", deep);
+		ino_rec(root)->i_nlink = htole32(4);
+	}
+
+	finish();
+	if (msync(img, st.st_size, MS_SYNC) || munmap(img, st.st_size) ||
+	    close(fd))
+		die(strerror(errno));
+	return 0;
+}

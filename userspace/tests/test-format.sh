@@ -1,0 +1,241 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host-side tests of mkfs.reflinkfs and fsck.reflinkfs on image files (no
+# kernel module, no root needed).  Run from anywhere after `make` in
+# userspace/ (or via `make check`).  Exits non-zero on the first failure.
+set -euo pipefail
+
+UDIR=$(cd "$(dirname "$0")/.." && pwd)
+MKFS=$UDIR/mkfs.reflinkfs
+FSCK=$UDIR/fsck.reflinkfs
+TESTIMG=$UDIR/tests/rlfs-testimg
+for p in "$MKFS" "$FSCK" "$TESTIMG"; do
+	[ -x "$p" ] || { echo "missing $p: run make in $UDIR" >&2; exit 1; }
+done
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/rlfs-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+OUT=$T/out
+PASS=0
+
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$OUT" ] && sed 's/^/    | /' "$OUT" >&2
+	exit 1
+}
+
+ok() {
+	PASS=$((PASS + 1))
+	echo "ok $PASS - $*"
+}
+
+# run EXPECTED_RC CMD...: output in $OUT
+run() {
+	local want=$1 rc=0
+	shift
+	"$@" >"$OUT" 2>&1 || rc=$?
+	[ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want"
+}
+
+# expect REGEX: $OUT must match
+expect() {
+	grep -Eq -- "$1" "$OUT" || fail "output does not match /$1/"
+}
+
+# le64 FILE OFFSET
+le64() {
+	od -An -tu8 -j "$2" -N 8 "$1" | tr -d ' '
+}
+
+# poke FILE OFFSET: flip one byte
+poke() {
+	local old new
+	old=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
+	new=$(( (old ^ 0x5a) & 0xff ))
+	printf "$(printf '\\%03o' "$new")" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+IMG=$T/x.img
+
+# --- crc32c ----------------------------------------------------------
+[ "$("$TESTIMG" -c 123456789)" = 1cf96d7c ] ||
+	fail "crc32c(\"123456789\") is not 0x1cf96d7c (0xe3069283 inverted)"
+ok "crc32c test vector"
+
+# --- mkfs + fsck of a fresh image ------------------------------------
+truncate -s 256M "$IMG"
+run 0 "$MKFS" -f -L testlabel "$IMG"
+expect "UUID"
+run 0 "$FSCK" -n "$IMG"
+expect "^reflinkfs .*: clean, 2/16384 inodes, [0-9]+/65536 blocks$"
+ok "mkfs + fsck -n of a 256 MiB image"
+
+run 0 "$FSCK" -n -v "$IMG"
+ok "fsck -v of a fresh image"
+
+run 0 "$FSCK" -y "$IMG"
+expect "repair is not implemented"
+ok "fsck -y on a clean image"
+
+if command -v python3 >/dev/null; then
+	python3 - "$IMG" <<'EOF' || fail "independent checksum verification"
+import struct, sys
+def crc(b, c=0xffffffff):
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+    return c
+d = open(sys.argv[1], 'rb').read(4096)
+sb = bytearray(d[:512])
+want = struct.unpack_from('<I', sb, 4)[0]
+sb[4:8] = bytes(4)
+assert crc(sb) == want, 'superblock crc'
+assert struct.unpack_from('<I', d, 0)[0] == 0x52464c53, 'magic'
+EOF
+	ok "superblock crc matches an independent crc32c"
+fi
+
+# --- existing filesystem: ask, yes proceeds, n / EOF abort ------------
+cp --sparse=always "$IMG" "$T/orig.img"
+run 1 sh -c "echo n | '$MKFS' '$IMG'"
+expect "contains a reflinkfs file system"
+expect "Proceed anyway\\? \\(y,N\\)"
+cmp -s "$IMG" "$T/orig.img" || fail "image modified after 'n'"
+run 1 sh -c "'$MKFS' '$IMG' </dev/null"
+cmp -s "$IMG" "$T/orig.img" || fail "image modified after EOF"
+ok "mkfs without -f asks and aborts on n / EOF"
+run 0 sh -c "yes | '$MKFS' '$IMG'"
+expect "contains a reflinkfs file system"
+cmp -s "$IMG" "$T/orig.img" && fail "image unchanged after 'yes'"
+run 0 "$FSCK" -n "$IMG"
+ok "yes | mkfs proceeds"
+
+# ext4 magic at byte 1080
+truncate -s 64M "$T/ext.img"
+printf '\123\357' | dd of="$T/ext.img" bs=1 seek=1080 conv=notrunc status=none
+run 1 sh -c "'$MKFS' '$T/ext.img' </dev/null"
+expect "contains a ext2 file system"
+ok "mkfs detects an ext2/3/4 superblock"
+
+# --- size and option errors ------------------------------------------
+run 1 "$MKFS" "$T/small.img" 100
+expect "too small: at least [0-9]+ blocks"
+[ ! -e "$T/small.img" ] || fail "small image was created"
+ok "mkfs refuses a 100-block filesystem"
+run 1 "$MKFS" -f -b 1024 "$IMG"
+expect "only 4096"
+run 1 "$MKFS" -f -L 0123456789abcdef0123456789abcdef "$IMG"
+expect "too long"
+run 1 "$MKFS" -f -J 10 "$IMG"
+expect "journal size"
+ok "mkfs rejects bad -b, -L, -J"
+run 0 "$MKFS" -f -N 1000 -J 1024 "$T/new.img" 4096
+[ "$(stat -c %s "$T/new.img")" = $((4096 * 4096)) ] ||
+	fail "new image not created with BLOCKS size"
+run 0 "$FSCK" -n "$T/new.img"
+expect "clean, 2/1008 inodes"
+ok "mkfs creates a new image file of BLOCKS blocks (-N rounded)"
+
+# --- corruption with dd ----------------------------------------------
+run 0 "$MKFS" -f "$IMG"
+BB=$(le64 "$IMG" 144)		# s_bbitmap_start
+IT=$(le64 "$IMG" 176)		# s_itable_start
+cp --sparse=always "$IMG" "$T/orig.img"
+
+poke "$IMG" 70			# in s_label
+run 4 "$FSCK" -n "$IMG"
+expect "^superblock \\(block 0\\): bad checksum"
+expect "1 error"
+ok "fsck finds a corrupt superblock byte"
+
+cp --sparse=always "$T/orig.img" "$IMG"
+poke "$IMG" $((BB * 4096 + 1000))
+run 4 "$FSCK" -n "$IMG"
+expect "^block bitmap block $BB: bad checksum"
+ok "fsck finds a corrupt block bitmap block ($BB)"
+
+cp --sparse=always "$T/orig.img" "$IMG"
+poke "$IMG" $((IT * 4096 + 256 + 40))	# root inode, i_size
+run 4 "$FSCK" -n "$IMG"
+expect "^inode 1: bad checksum"
+run 4 "$FSCK" -y "$IMG"
+expect "repair is not implemented"
+ok "fsck finds a corrupt root inode"
+
+cp --sparse=always "$T/orig.img" "$IMG"
+poke "$IMG" 0
+run 8 "$FSCK" -n "$IMG"
+expect "not a reflinkfs"
+truncate -s 1M "$T/zero.img"
+run 8 "$FSCK" -n "$T/zero.img"
+run 8 "$FSCK" -n "$T/does-not-exist"
+run 8 "$FSCK" "$T/orig.img"
+ok "fsck exits 8 for non-reflinkfs, missing file, bad usage"
+
+# --- populated images: every check, one injected error each -----------
+declare -A WANT=(
+	[ext-beyond]="inode 2: extent 1 maps block [0-9]+ beyond the filesystem"
+	[ext-meta]="inode 2: extent 1 maps block [0-9]+ in the metadata area"
+	[ext-len]="inode 2: extent 1 .* has length 0"
+	[ext-overlap]="inode 2: extent 1: .*overlaps"
+	[dup]="block [0-9]+ claimed by inode 2 and inode 3"
+	[idx-key]="inode 3: extent 2: .*past the next index key 20"
+	[ext-depth]="inode 3: extent block [0-9]+: depth 1, expected 0"
+	[ext-owner]="inode 3: extent block [0-9]+: owner is inode 2"
+	[ext-empty]="inode 3: extent block [0-9]+: empty extent block"
+	[ext-max]="inode 2: extent root: eh_max 4, expected 6"
+	[iblocks]="inode 3: i_blocks is 12 but the inode owns 13 blocks"
+	[dir-type]="directory 1: entry 'fast' has type 8"
+	[dir-dup]="directory 1: duplicate entry 'file'"
+	[dir-reclen]="directory 1 block [0-9]+: record at offset [0-9]+ has bad length 12"
+	[dir-dot]="directory 1: stores an entry '\\.\\.'"
+	[dir-free-ino]="directory 4: entry 'fifo' points to free inode"
+	[dir-hole]="inode 4: directory has a hole at logical block 0"
+	[nlink]="inode 2: link count 1, but 2 directory entries"
+	[dir-nlink]="directory 1: link count 2, expected 3"
+	[parent]="directory 6 \\(entry 'deep' in directory 4\\) has parent 1"
+	[unreachable]="inode 12 \\(regular file\\): not referenced by any directory"
+	[nlink0]="inode 12: link count 0, not referenced and not on the orphan list"
+	[orphan-loop]="orphan list: loop at inode 10"
+	[orphan-free]="orphan list: inode [0-9]+ .* is not in use"
+	[bbitmap-free]="block bitmap: block [0-9]+ is in use but marked free"
+	[bbitmap-used]="block bitmap: blocks [0-9]+-[0-9]+ are marked in use but not in use"
+	[ibitmap]="inode 9: in use .* but marked free in the inode bitmap"
+	[symlink-len]="inode 8: symlink block [0-9]+: i_size 299 but target length 300"
+	[fast-symlink-len]="inode 7: fast symlink: i_size 3 but target length 14"
+	[xattr-index]="inode 9: xattr block [0-9]+: .*unknown namespace index 7"
+	[xattr-overrun]="inode 9: xattr block [0-9]+: .*runs past the block end"
+	[detached-dir]="directory 12 is not referenced by any directory"
+	[dir-cycle]="directory 1[23] is in a cycle"
+	[journal]="journal needs recovery; mount the filesystem to replay it"
+	[inode-ns]="inode 5: ctime nanoseconds 1000000000 out of range"
+	[inode-flags]="inode 5: unknown flags 0x80000000"
+	[inode-type]="inode 5: unknown file type"
+	[special-blocks]="inode 5: fifo maps blocks"
+	[root-ref]="directory 4: entry 'up' refers to the root directory"
+	[dir-hardlink]="directory 6 is referenced by 2 directory entries"
+)
+P=$T/p.img
+truncate -s 64M "$P"
+run 0 "$MKFS" -f "$P"
+cp --sparse=always "$P" "$T/fresh.img"
+run 0 "$TESTIMG" "$P" clean
+run 0 "$FSCK" -n -v "$P"
+expect "orphan list: inode 11 has 1 links"
+expect "clean, 12/4096 inodes"
+ok "populated image (extent tree, dirs, symlinks, xattr, orphans) is clean"
+
+for sc in $("$TESTIMG" -l); do
+	[ "$sc" = clean ] && continue
+	[ -n "${WANT[$sc]:-}" ] || fail "no expectation for scenario $sc"
+	cp --sparse=always "$T/fresh.img" "$P"
+	run 0 "$TESTIMG" "$P" "$sc"
+	run 4 "$FSCK" -n "$P"
+	expect "${WANT[$sc]}"
+	ok "fsck detects $sc"
+done
+
+echo "all $PASS tests passed"
