@@ -58,9 +58,9 @@
 /* Feature masks (as ext4 and XFS: unknown incompat bits refuse mount). */
 #define RLFS_FEATURE_COMPAT_SUPP	0ULL
 #define RLFS_FEATURE_RO_COMPAT_SUPP	0ULL
-/* Refcount tree present: shared extents may exist (reserved for reflink). */
+/* Refcount tree present: shared extents may exist (s_refcount_root). */
 #define RLFS_FEATURE_INCOMPAT_REFCOUNT	(1ULL << 0)
-#define RLFS_FEATURE_INCOMPAT_SUPP	0ULL
+#define RLFS_FEATURE_INCOMPAT_SUPP	RLFS_FEATURE_INCOMPAT_REFCOUNT
 
 /* Superblock state flags (s_state). */
 #define RLFS_STATE_CLEAN	(1U << 0)	/* unmounted cleanly */
@@ -346,17 +346,67 @@ struct rlfs_xattr_block {
 RLFS_STATIC_ASSERT(sizeof(struct rlfs_xattr_block) == RLFS_BLOCK_SIZE);
 
 /*
- * Refcount tree (RLFS_FEATURE_INCOMPAT_REFCOUNT, reserved for the reflink
- * work): a B+tree rooted at s_refcount_root whose leaves hold records of
- * shared physical ranges with refcount >= 2.  Node layout mirrors the
- * extent tree.
+ * Refcount tree (RLFS_FEATURE_INCOMPAT_REFCOUNT): a B+tree keyed by
+ * physical block, rooted at block s_refcount_root (0: empty tree) with
+ * s_refcount_depth levels below the root.  Its leaves hold one record per
+ * shared physical range: a data block covered by a record is referenced
+ * rc_refcount (>= 2) times by file mappings; a mapped block without a
+ * record is referenced once; a free block has no record.  Records are
+ * sorted by rc_start and never overlap; contiguous records with equal
+ * counts are merged when the kernel changes them.
+ *
+ * Nodes are refcount blocks.  A node of depth 0 (a leaf) holds records; a
+ * node of depth d > 0 holds indexes {key, child} to nodes of depth d - 1.
+ * The key of an index is exactly the first physical block of its child's
+ * subtree (the rc_start of its first record), so a child reached through
+ * index i holds only blocks in [key(i), key(i + 1)), and the parent's own
+ * upper bound for the last index.  No node is empty: the last record
+ * leaving the tree frees the root and sets s_refcount_root to 0.  The root
+ * has depth s_refcount_depth <= RLFS_MAX_EXTENT_DEPTH; every block of the
+ * tree lies in the data area and is marked in use in the block bitmap.
  */
 struct rlfs_refcount_rec {
 	__le64	rc_start;	/* first physical block */
-	__le32	rc_len;		/* blocks */
+	__le32	rc_len;		/* blocks, > 0 */
 	__le32	rc_refcount;	/* references, >= 2 */
 };
 RLFS_STATIC_ASSERT(sizeof(struct rlfs_refcount_rec) == 16);
+
+struct rlfs_refcount_idx {
+	__le64	ri_start;	/* key: first physical block of the child */
+	__le64	ri_blk;		/* child refcount block */
+};
+RLFS_STATIC_ASSERT(sizeof(struct rlfs_refcount_idx) == 16);
+RLFS_STATIC_ASSERT(offsetof(struct rlfs_refcount_rec, rc_start) ==
+		   offsetof(struct rlfs_refcount_idx, ri_start));
+
+/* Node header, after the block header of every refcount block. */
+struct rlfs_refcount_header {
+	__le16	rh_entries;	/* valid entries, 1..rh_max */
+	__le16	rh_max;		/* capacity: RLFS_REFCOUNT_BLOCK_ENTRIES */
+	__le16	rh_depth;	/* 0: leaf (records), >0: index node */
+	__le16	rh_reserved;	/* zero */
+};
+RLFS_STATIC_ASSERT(sizeof(struct rlfs_refcount_header) == 8);
+
+#define RLFS_REFCOUNT_BLOCK_ENTRIES \
+	((RLFS_BLOCK_SIZE - sizeof(struct rlfs_block_header) - \
+	  sizeof(struct rlfs_refcount_header)) / \
+	 sizeof(struct rlfs_refcount_rec))
+
+struct rlfs_refcount_block {
+	struct rlfs_block_header rb_hdr;	/* RLFS_REFCOUNT_MAGIC, owner 0 */
+	struct rlfs_refcount_header rb_rh;	/* node header */
+	union {
+		/* depth 0: records sorted by rc_start, not overlapping */
+		struct rlfs_refcount_rec rb_rec[RLFS_REFCOUNT_BLOCK_ENTRIES];
+		/* depth > 0: indexes with strictly increasing keys */
+		struct rlfs_refcount_idx rb_idx[RLFS_REFCOUNT_BLOCK_ENTRIES];
+	};
+	__u8	rb_pad[8];			/* zero */
+};
+RLFS_STATIC_ASSERT(RLFS_REFCOUNT_BLOCK_ENTRIES == 253);
+RLFS_STATIC_ASSERT(sizeof(struct rlfs_refcount_block) == RLFS_BLOCK_SIZE);
 
 /* Journal: jbd2 on blocks [s_journal_start, +s_journal_blocks). */
 #define RLFS_MIN_JOURNAL_BLOCKS	1024ULL		/* JBD2_MIN_JOURNAL_BLOCKS */

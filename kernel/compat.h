@@ -107,4 +107,17 @@ static inline void rlfs_touch_mctime(struct inode *inode)
 #define rlfs_splice_read	generic_file_splice_read
 #endif
 
+/*
+ * The filesystem UUID for FS_IOC_GETFSUUID and friends: from 6.9 the VFS
+ * also wants its length (s_uuid_len, set by super_set_uuid()).
+ */
+static inline void rlfs_set_uuid(struct super_block *sb, const u8 *uuid)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	super_set_uuid(sb, uuid, sizeof(sb->s_uuid));
+#else
+	memcpy(&sb->s_uuid, uuid, sizeof(sb->s_uuid));
+#endif
+}
+
 #endif /* _REFLINKFS_COMPAT_H */

@@ -11,11 +11,12 @@
  *   folio / page lock
  *   rlfs_inode_info.i_map_sem (extent map of one inode)
  *   rlfs_inode_info.i_xattr_sem
+ *   rlfs_sb_info.s_refcount_sem (refcount tree)
  *   rlfs_sb_info.s_orphan_lock
  *   rlfs_sb_info.s_alloc_lock (bitmaps)
  *
  * A jbd2 handle is never started while holding i_map_sem, i_xattr_sem,
- * s_orphan_lock, s_alloc_lock or a page lock: starting a handle may wait
+ * s_refcount_sem, s_orphan_lock, s_alloc_lock or a page lock: starting a handle may wait
  * for a commit, and the commit writes ordered data under page locks and
  * calls ->writepages, which takes i_map_sem for reading.
  */
@@ -112,6 +113,15 @@ struct rlfs_sb_info {
 	struct mutex		s_orphan_lock;
 	struct list_head	s_orphans;
 
+	/*
+	 * s_refcount_sem protects the refcount tree: its blocks and the
+	 * superblock's s_refcount_root and s_refcount_depth.  Shared for
+	 * lookups, exclusive for changes (always inside a jbd2 handle).
+	 * Nests inside i_map_sem, outside s_alloc_lock.  Initialised by
+	 * rlfs_refcount_init().
+	 */
+	struct rw_semaphore	s_refcount_sem;
+
 	/* s_gen_lock protects s_next_generation. */
 	spinlock_t		s_gen_lock;
 	u32			s_next_generation;
@@ -121,6 +131,9 @@ struct rlfs_sb_info {
 	unsigned int		s_commit_interval;	/* seconds */
 
 	struct ratelimit_state	s_msg_ratelimit;
+
+	/* Records RLFS_STATE_ERROR in the superblock after a corruption. */
+	struct work_struct	s_error_work;
 };
 
 /*
@@ -291,6 +304,58 @@ int rlfs_punch_blocks(struct inode *inode, u32 lblk, u32 len);
 int rlfs_next_data(struct inode *inode, u32 lblk, u32 *found);
 void rlfs_init_extent_root(struct inode *inode);
 int rlfs_extent_check_root(struct inode *inode);
+/* One extent, or a hole (pblk 0), in CPU order: rlfs_extent_lookup(). */
+struct rlfs_ext_rec {
+	u32	lblk;		/* first logical block */
+	u32	len;		/* blocks */
+	u64	pblk;		/* first physical block, 0 for a hole */
+};
+int rlfs_extent_lookup(struct inode *inode, u32 lblk,
+		       struct rlfs_ext_rec *rec);
+
+/*
+ * refcount.c / rctree.c: the refcount tree.  Only shared physical ranges
+ * have records (refcount >= 2); a mapped block without a record has
+ * refcount 1.  The tree is protected by rlfs_sb_info.s_refcount_sem,
+ * which nests inside i_map_sem and outside s_alloc_lock.  Each call does
+ * a bounded amount of work (one transaction step) and reports progress
+ * in *done; callers loop with fresh credits.
+ *
+ * RLFS_REFCOUNT_CREDITS: one rlfs_refcount_inc/dec step.  Worst case: two
+ * records deleted and a neighbour extended (the paths of both deleted
+ * records and the neighbour's leaf, a bitmap block for every tree block
+ * freed on the way and for the two root shrinks, the superblock), or a
+ * record split in three (one path, one split per level plus a new root,
+ * a bitmap block per new node, the superblock).  A step also issues at
+ * most RLFS_REFCOUNT_REVOKES revoke records (freed tree blocks).
+ */
+#define RLFS_REFCOUNT_CREDITS	(4 * (RLFS_MAX_EXTENT_DEPTH + 1) + \
+				 RLFS_SB_CREDITS)
+#define RLFS_REFCOUNT_REVOKES	(2 * RLFS_MAX_EXTENT_DEPTH + 1)
+int rlfs_refcount_lookup(struct super_block *sb, u64 pblk, u32 len,
+			 u32 *refcount, u32 *run);
+int rlfs_refcount_inc(handle_t *handle, struct super_block *sb, u64 pblk,
+		      u32 len, u32 *done);
+int rlfs_refcount_dec(handle_t *handle, struct inode *inode, u64 pblk,
+		      u32 len, u32 *done);
+int rlfs_refcount_init(struct super_block *sb);
+
+/* rctree.c: record storage for refcount.c, s_refcount_sem held. */
+struct rlfs_rc_irec {
+	u64	start;		/* first physical block */
+	u32	len;		/* blocks */
+	u32	refcount;	/* >= 2 */
+};
+int rlfs_rctree_find(struct super_block *sb, u64 pblk,
+		     struct rlfs_rc_irec *rec);
+int rlfs_rctree_reserve(handle_t *handle, struct super_block *sb, u64 pblk,
+			int slots);
+int rlfs_rctree_insert(handle_t *handle, struct super_block *sb,
+		       const struct rlfs_rc_irec *rec);
+int rlfs_rctree_update(handle_t *handle, struct super_block *sb, u64 start,
+		       const struct rlfs_rc_irec *rec);
+int rlfs_rctree_delete(handle_t *handle, struct super_block *sb, u64 start);
+int rlfs_rctree_check_root(struct super_block *sb);
 
 /* file.c */
 extern const struct file_operations rlfs_file_operations;
@@ -331,6 +396,8 @@ int rlfs_create_symlink(handle_t *handle, struct inode *inode,
 extern const struct xattr_handler *rlfs_xattr_handlers[];
 ssize_t rlfs_listxattr(struct dentry *dentry, char *buffer, size_t size);
 int rlfs_xattr_delete_inode(handle_t *handle, struct inode *inode);
+int rlfs_init_security(handle_t *handle, struct inode *inode,
+		       struct inode *dir, const struct qstr *qstr);
 
 /* ioctl.c */
 long rlfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);

@@ -1,0 +1,1245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * reflinkfs extent tree: the map from logical to physical blocks of a
+ * regular file, a directory or a slow symlink.
+ *
+ * Theory of operation
+ *
+ * Each inode maps its logical blocks with a B+tree of extents.  The root
+ * node lives in the inode (rlfs_inode_info.i_data, RLFS_INODE_ROOT_ENTRIES
+ * entries); every other node is an extent block (RLFS_EXTENT_BLOCK_ENTRIES
+ * entries).  A node of depth 0 (a leaf) holds extents (lblk, len, pblk); a
+ * node of depth d > 0 holds indexes (key, child block) to nodes of depth
+ * d - 1.  The root's eh_depth is the depth of the whole tree.
+ *
+ * Invariants, checked on every node read (rlfs_check_node):
+ *  - entries are sorted by logical block and extents never overlap;
+ *  - a child reached through index i holds only blocks in
+ *    [key(i), key(i + 1)), key(i + 1) taken as the parent's own upper
+ *    bound for the last index; the key of an index is the first logical
+ *    block of its subtree (kept exact by rlfs_fix_keys);
+ *  - only the root may be empty, and then the tree has depth 0;
+ *  - extents are 1..RLFS_MAX_EXTENT_LEN blocks long, end at or below
+ *    RLFS_LBLK_LIMIT and point inside the data area.
+ *
+ * Walking: rlfs_find_path() fills a struct rlfs_path with one entry per
+ * level, root first: the node, its buffer (NULL for the root) and the
+ * position followed (index levels) or found (leaf: the last extent that
+ * starts at or before the block, -1 if none).
+ *
+ * Inserting (rlfs_extent_insert) a range that must be a hole: merge with
+ * the neighbouring extent in the leaf when logically and physically
+ * contiguous, else add an entry.  When the leaf is full, rlfs_make_room()
+ * splits the lowest full node whose parent has room (moving half the
+ * entries to a new block, or only the last one when appending), or, when
+ * every node on the path is full, grows the tree by one level: the root's
+ * entries move into a new block and the root becomes an index with one
+ * entry (as ext4 does).  Then the walk starts over.
+ *
+ * Removing (rlfs_remove_range) works on at most one extent per call so
+ * that one call fits one bounded transaction: the extent is dropped,
+ * trimmed at the front or back, or split in two around the removed part
+ * (which may need rlfs_make_room first).  Nodes left empty are freed up
+ * the tree, and a root with a single child small enough to fit in the
+ * inode absorbs it (the tree shrinks).  Blocks that leave the map are
+ * freed only by rlfs_release_blocks(), the one place the reflink work
+ * turns into a refcount decrement.  Freed tree, directory and symlink
+ * blocks go through rlfs_free_meta_block(), which revokes them and drops
+ * their cached buffer from the journal.
+ *
+ * Locking and journaling: i_map_sem protects the whole tree; readers take
+ * it shared, writers exclusive and always inside a jbd2 handle (never the
+ * other way round).  Every node change is get_write_access, change,
+ * rlfs_journal_dirty_meta (which also recomputes the block crc) before
+ * the node is read again; root changes are written to the inode record
+ * with rlfs_mark_inode_dirty.  Allocation and freeing of tree blocks
+ * change i_blocks, so they dirty the inode too.  While i_map_sem is held
+ * allocations are GFP_NOFS: reclaim must not re-enter the filesystem.
+ */
+
+#include <linux/blkdev.h>
+#include <linux/sched/mm.h>
+#include "reflinkfs.h"
+
+/* First logical block that can never be mapped (RLFS_MAX_FILE_SIZE). */
+#define RLFS_LBLK_LIMIT		U32_MAX
+
+/*
+ * Largest run of data blocks allocated or freed in one step: it spans at
+ * most two bitmap blocks, as RLFS_BITMAP_CREDITS assumes.
+ */
+#define RLFS_MAX_STEP_BLOCKS	min_t(u32, RLFS_MAX_EXTENT_LEN, \
+				      RLFS_BITS_PER_BITMAP)
+
+static_assert(sizeof(struct rlfs_extent) == sizeof(struct rlfs_extent_idx));
+static_assert(offsetof(struct rlfs_extent, e_lblk) ==
+	      offsetof(struct rlfs_extent_idx, ei_lblk));
+
+struct rlfs_path_level {
+	struct buffer_head		*bh;	/* NULL: the root in the inode */
+	struct rlfs_extent_header	*eh;
+	int				pos;	/* see the comment at the top */
+	u32				hi;	/* upper bound of the node's keys */
+};
+
+struct rlfs_path {
+	int			depth;		/* depth of the tree */
+	struct rlfs_path_level	lv[RLFS_MAX_EXTENT_DEPTH + 1];
+};
+
+/* Node accessors: extents and indexes follow the header in both kinds. */
+static inline struct rlfs_extent *rlfs_ext(struct rlfs_extent_header *eh,
+					   int i)
+{
+	return (struct rlfs_extent *)(eh + 1) + i;
+}
+
+static inline struct rlfs_extent_idx *rlfs_idx(struct rlfs_extent_header *eh,
+					       int i)
+{
+	return (struct rlfs_extent_idx *)(eh + 1) + i;
+}
+
+static inline int rlfs_entries(struct rlfs_extent_header *eh)
+{
+	return le16_to_cpu(eh->eh_entries);
+}
+
+static inline bool rlfs_node_full(struct rlfs_extent_header *eh)
+{
+	return le16_to_cpu(eh->eh_entries) >= le16_to_cpu(eh->eh_max);
+}
+
+/* Logical block of entry i, extent or index alike. */
+static inline u32 rlfs_key(struct rlfs_extent_header *eh, int i)
+{
+	return le32_to_cpu(rlfs_ext(eh, i)->e_lblk);
+}
+
+static inline u32 rlfs_ext_end(struct rlfs_extent *ex)
+{
+	return le32_to_cpu(ex->e_lblk) + le32_to_cpu(ex->e_len);
+}
+
+/* Open a slot at position i, shifting the entries from i on. */
+static void rlfs_entry_open(struct rlfs_extent_header *eh, int i)
+{
+	int n = rlfs_entries(eh);
+
+	memmove(rlfs_ext(eh, i + 1), rlfs_ext(eh, i),
+		(n - i) * sizeof(struct rlfs_extent));
+	eh->eh_entries = cpu_to_le16(n + 1);
+}
+
+/* Remove the entry at position i, zeroing the freed slot. */
+static void rlfs_entry_delete(struct rlfs_extent_header *eh, int i)
+{
+	int n = rlfs_entries(eh);
+
+	memmove(rlfs_ext(eh, i), rlfs_ext(eh, i + 1),
+		(n - i - 1) * sizeof(struct rlfs_extent));
+	memset(rlfs_ext(eh, n - 1), 0, sizeof(struct rlfs_extent));
+	eh->eh_entries = cpu_to_le16(n - 1);
+}
+
+/* Last entry whose key is <= lblk, -1 if none (binary search). */
+static int rlfs_search(struct rlfs_extent_header *eh, u32 lblk)
+{
+	int lo = 0, hi = rlfs_entries(eh) - 1, found = -1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (rlfs_key(eh, mid) <= lblk) {
+			found = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return found;
+}
+
+static void rlfs_path_release(struct rlfs_path *path)
+{
+	int i;
+
+	for (i = 1; i <= path->depth; i++) {
+		brelse(path->lv[i].bh);
+		path->lv[i].bh = NULL;
+	}
+}
+
+/*
+ * Validate one node: header, order, bounds.  @blocknr is 0 for the root.
+ * Entries must lie in [lo, hi).  Returns 0 or -EFSCORRUPTED (reported).
+ */
+static int rlfs_check_node(struct inode *inode, struct rlfs_extent_header *eh,
+			   u64 blocknr, int depth, u32 lo, u32 hi)
+{
+	struct super_block *sb = inode->i_sb;
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	int max = blocknr ? RLFS_EXTENT_BLOCK_ENTRIES : RLFS_INODE_ROOT_ENTRIES;
+	int n = rlfs_entries(eh);
+	const char *what;
+	u64 prev_end = lo;
+	int i;
+
+	if (le16_to_cpu(eh->eh_max) != max) {
+		what = "bad eh_max";
+		goto bad;
+	}
+	if (n > max) {
+		what = "too many entries";
+		goto bad;
+	}
+	if (le16_to_cpu(eh->eh_depth) != depth) {
+		what = "unexpected depth";
+		goto bad;
+	}
+	if (n == 0 && (blocknr || depth)) {
+		what = "empty node";
+		goto bad;
+	}
+	for (i = 0; i < n; i++) {
+		if (depth == 0) {
+			struct rlfs_extent *ex = rlfs_ext(eh, i);
+			u64 lblk = le32_to_cpu(ex->e_lblk);
+			u32 len = le32_to_cpu(ex->e_len);
+			u64 pblk = le64_to_cpu(ex->e_pblk);
+
+			if (!len || len > RLFS_MAX_EXTENT_LEN) {
+				what = "bad extent length";
+				goto bad;
+			}
+			if (lblk < prev_end || lblk + len > hi) {
+				what = "extents out of order or range";
+				goto bad;
+			}
+			if (pblk < sbi->s_data_start || pblk + len > sbi->s_blocks ||
+			    pblk + len < pblk) {
+				what = "extent outside the data area";
+				goto bad;
+			}
+			prev_end = lblk + len;
+		} else {
+			struct rlfs_extent_idx *ix = rlfs_idx(eh, i);
+			u64 key = le32_to_cpu(ix->ei_lblk);
+			u64 blk = le64_to_cpu(ix->ei_blk);
+
+			if (key < prev_end || key >= hi) {
+				what = "indexes out of order or range";
+				goto bad;
+			}
+			if (blk < sbi->s_data_start || blk >= sbi->s_blocks) {
+				what = "index outside the data area";
+				goto bad;
+			}
+			prev_end = key + 1;
+		}
+	}
+	return 0;
+bad:
+	if (blocknr)
+		rlfs_corrupt(sb, "inode %lu: extent block %llu: %s (entries %d max %u depth %u, expected depth %d)",
+			     inode->i_ino, blocknr, what, n,
+			     le16_to_cpu(eh->eh_max),
+			     le16_to_cpu(eh->eh_depth), depth);
+	else
+		rlfs_corrupt(sb, "inode %lu: extent root: %s (entries %d max %u depth %u)",
+			     inode->i_ino, what, n, le16_to_cpu(eh->eh_max),
+			     le16_to_cpu(eh->eh_depth));
+	return -EFSCORRUPTED;
+}
+
+/* Read the child that lv[level].pos points to into lv[level + 1]. */
+static int rlfs_descend(struct inode *inode, struct rlfs_path *path,
+			int level)
+{
+	struct rlfs_path_level *up = &path->lv[level];
+	struct rlfs_path_level *down = &path->lv[level + 1];
+	int n = rlfs_entries(up->eh);
+	u64 blk = le64_to_cpu(rlfs_idx(up->eh, up->pos)->ei_blk);
+	u32 lo = rlfs_key(up->eh, up->pos);
+	u32 hi = up->pos + 1 < n ? rlfs_key(up->eh, up->pos + 1) : up->hi;
+	struct rlfs_extent_block *eb;
+	struct buffer_head *bh;
+	int err;
+
+	bh = rlfs_read_meta(inode->i_sb, blk, RLFS_EXTENT_MAGIC, inode->i_ino);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	eb = (struct rlfs_extent_block *)bh->b_data;
+	err = rlfs_check_node(inode, &eb->eb_eh, blk, path->depth - level - 1,
+			      lo, hi);
+	if (err) {
+		brelse(bh);
+		return err;
+	}
+	brelse(down->bh);
+	down->bh = bh;
+	down->eh = &eb->eb_eh;
+	down->pos = -1;
+	down->hi = hi;
+	return 0;
+}
+
+/*
+ * Walk from the root to the leaf whose key range holds @lblk.  At index
+ * levels pos is the last index whose key is <= lblk (0 if lblk precedes
+ * them all); at the leaf it is the last extent starting at or before lblk,
+ * or -1.  On success the caller must rlfs_path_release().
+ */
+static int rlfs_find_path(struct inode *inode, u32 lblk,
+			  struct rlfs_path *path)
+{
+	struct rlfs_inode_info *ei = RLFS_I(inode);
+	struct rlfs_extent_header *root = &ei->i_eh;
+	int depth = le16_to_cpu(root->eh_depth);
+	int level, err;
+
+	memset(path, 0, sizeof(*path));
+	if (ei->i_flags & RLFS_FAST_SYMLINK_FL)
+		return -EINVAL;		/* i_data holds a name, not a tree */
+	if (depth > RLFS_MAX_EXTENT_DEPTH) {
+		rlfs_corrupt(inode->i_sb, "inode %lu: extent tree depth %d",
+			     inode->i_ino, depth);
+		return -EFSCORRUPTED;
+	}
+	err = rlfs_check_node(inode, root, 0, depth, 0, RLFS_LBLK_LIMIT);
+	if (err)
+		return err;
+	path->depth = depth;
+	path->lv[0].eh = root;
+	path->lv[0].hi = RLFS_LBLK_LIMIT;
+	for (level = 0; level < depth; level++) {
+		struct rlfs_path_level *lv = &path->lv[level];
+
+		lv->pos = max(rlfs_search(lv->eh, lblk), 0);
+		err = rlfs_descend(inode, path, level);
+		if (err) {
+			rlfs_path_release(path);
+			return err;
+		}
+	}
+	path->lv[depth].pos = rlfs_search(path->lv[depth].eh, lblk);
+	return 0;
+}
+
+/*
+ * Move the path to the next leaf, leftmost position.  Returns 1 when
+ * there is one, 0 at the end of the tree, or -errno.
+ */
+static int rlfs_next_leaf(struct inode *inode, struct rlfs_path *path)
+{
+	int level, err;
+
+	for (level = path->depth - 1; level >= 0; level--)
+		if (path->lv[level].pos + 1 < rlfs_entries(path->lv[level].eh))
+			break;
+	if (level < 0)
+		return 0;
+	path->lv[level].pos++;
+	for (; level < path->depth; level++) {
+		err = rlfs_descend(inode, path, level);
+		if (err)
+			return err;
+		path->lv[level + 1].pos = 0;
+	}
+	return 1;
+}
+
+/*
+ * First logical block mapped after the leaf position of @path: the next
+ * extent of the leaf or the key of the next subtree.  RLFS_LBLK_LIMIT if
+ * there is none.
+ */
+static u32 rlfs_next_key(struct rlfs_path *path)
+{
+	int level = path->depth;
+	struct rlfs_path_level *lv = &path->lv[level];
+
+	if (lv->pos + 1 < rlfs_entries(lv->eh))
+		return rlfs_key(lv->eh, lv->pos + 1);
+	for (level--; level >= 0; level--) {
+		lv = &path->lv[level];
+		if (lv->pos + 1 < rlfs_entries(lv->eh))
+			return rlfs_key(lv->eh, lv->pos + 1);
+	}
+	return RLFS_LBLK_LIMIT;
+}
+
+/* Journal access to the node of one path level (the root needs none). */
+static int rlfs_node_access(handle_t *handle, struct inode *inode,
+			    struct rlfs_path_level *lv)
+{
+	if (!lv->bh)
+		return 0;
+	return rlfs_journal_get_write_access(handle, inode->i_sb, lv->bh);
+}
+
+/* Journal a changed node: extent block, or the inode holding the root. */
+static int rlfs_node_dirty(handle_t *handle, struct inode *inode,
+			   struct rlfs_path_level *lv)
+{
+	if (!lv->bh)
+		return rlfs_mark_inode_dirty(handle, inode);
+	return rlfs_journal_dirty_meta(handle, lv->bh);
+}
+
+/*
+ * The first key of the node at @level may have changed: update the index
+ * pointing to it, and further up while that index is the first entry.
+ */
+static int rlfs_fix_keys(handle_t *handle, struct inode *inode,
+			 struct rlfs_path *path, int level)
+{
+	int err;
+
+	for (; level > 0; level--) {
+		struct rlfs_path_level *up = &path->lv[level - 1];
+		struct rlfs_extent_idx *ix = rlfs_idx(up->eh, up->pos);
+		u32 key = rlfs_key(path->lv[level].eh, 0);
+
+		if (le32_to_cpu(ix->ei_lblk) == key)
+			return 0;
+		err = rlfs_node_access(handle, inode, up);
+		if (err)
+			return err;
+		ix->ei_lblk = cpu_to_le32(key);
+		err = rlfs_node_dirty(handle, inode, up);
+		if (err)
+			return err;
+		if (up->pos != 0)
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * Allocate and initialise an empty extent block of the given depth near
+ * @goal.  Counted in i_blocks, so the inode is dirtied.
+ */
+static struct buffer_head *rlfs_new_node(handle_t *handle,
+					 struct inode *inode, u64 goal,
+					 int depth)
+{
+	struct rlfs_extent_block *eb;
+	struct buffer_head *bh;
+	u32 count = 1;
+	u64 blk;
+	int err;
+
+	err = rlfs_alloc_blocks(handle, inode, goal, &count, &blk);
+	if (err)
+		return ERR_PTR(err);
+	err = rlfs_mark_inode_dirty(handle, inode);
+	if (err)
+		goto out_free;
+	bh = rlfs_new_meta(handle, inode->i_sb, blk, RLFS_EXTENT_MAGIC,
+			   inode->i_ino);
+	if (IS_ERR(bh)) {
+		err = PTR_ERR(bh);
+		goto out_free;
+	}
+	eb = (struct rlfs_extent_block *)bh->b_data;
+	eb->eb_eh.eh_max = cpu_to_le16(RLFS_EXTENT_BLOCK_ENTRIES);
+	eb->eb_eh.eh_depth = cpu_to_le16(depth);
+	return bh;
+
+out_free:
+	rlfs_free_meta_block(handle, inode, blk);
+	return ERR_PTR(err);
+}
+
+/*
+ * Release @count blocks from @pblk that the map of @inode no longer
+ * references.  This is the only function that gives back mapped blocks:
+ * the reflink work turns it into a refcount decrement.  Directory and
+ * symlink blocks are journaled metadata and must be revoked one by one.
+ */
+static int rlfs_release_blocks(handle_t *handle, struct inode *inode,
+			       u64 pblk, u32 count)
+{
+	u32 i;
+	int err;
+
+	if (S_ISREG(inode->i_mode))
+		return rlfs_free_blocks(handle, inode, pblk, count);
+	for (i = 0; i < count; i++) {
+		err = rlfs_free_meta_block(handle, inode, pblk + i);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Grow the tree by one level: the root's entries move to a new block and
+ * the root becomes an index node with one entry pointing to it.
+ */
+static int rlfs_grow_tree(handle_t *handle, struct inode *inode)
+{
+	struct rlfs_extent_header *root = &RLFS_I(inode)->i_eh;
+	int depth = le16_to_cpu(root->eh_depth);
+	int n = rlfs_entries(root);
+	struct rlfs_extent_block *eb;
+	struct rlfs_extent_idx *ix;
+	struct buffer_head *bh;
+	u64 goal = 0;
+	int err;
+
+	if (depth >= RLFS_MAX_EXTENT_DEPTH) {
+		rlfs_err(inode->i_sb, "inode %lu: extent tree at maximum depth",
+			 inode->i_ino);
+		return -ENOSPC;
+	}
+	if (!depth && n)
+		goal = le64_to_cpu(rlfs_ext(root, 0)->e_pblk);
+	bh = rlfs_new_node(handle, inode, goal, depth);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	eb = (struct rlfs_extent_block *)bh->b_data;
+	memcpy(eb->eb_ext, rlfs_ext(root, 0), n * sizeof(struct rlfs_extent));
+	eb->eb_eh.eh_entries = cpu_to_le16(n);
+	err = rlfs_journal_dirty_meta(handle, bh);
+	if (err)
+		goto out;
+
+	ix = rlfs_idx(root, 0);
+	ix->ei_lblk = cpu_to_le32(n ? rlfs_key(root, 0) : 0);
+	ix->ei_reserved = 0;
+	ix->ei_blk = cpu_to_le64(bh->b_blocknr);
+	memset(rlfs_ext(root, 1), 0,
+	       (RLFS_INODE_ROOT_ENTRIES - 1) * sizeof(struct rlfs_extent));
+	root->eh_entries = cpu_to_le16(1);
+	root->eh_depth = cpu_to_le16(depth + 1);
+	err = rlfs_mark_inode_dirty(handle, inode);
+out:
+	brelse(bh);
+	return err;
+}
+
+/*
+ * Split the full node at @level (>= 1) whose parent has room: the upper
+ * entries move to a new sibling, indexed in the parent right after it.
+ * When the walk follows the last entry (appending, the common case for
+ * sequential writes) only that entry moves, so nodes fill up completely.
+ */
+static int rlfs_split_node(handle_t *handle, struct inode *inode,
+			   struct rlfs_path *path, int level)
+{
+	struct rlfs_path_level *cur = &path->lv[level];
+	struct rlfs_path_level *up = &path->lv[level - 1];
+	int n = rlfs_entries(cur->eh);
+	int split = cur->pos == n - 1 ? n - 1 : n / 2;
+	struct rlfs_extent_block *eb;
+	struct rlfs_extent_idx *ix;
+	struct buffer_head *bh;
+	int err;
+
+	err = rlfs_node_access(handle, inode, up);
+	if (err)
+		return err;
+	err = rlfs_node_access(handle, inode, cur);
+	if (err)
+		return err;
+	bh = rlfs_new_node(handle, inode, cur->bh->b_blocknr,
+			   le16_to_cpu(cur->eh->eh_depth));
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	eb = (struct rlfs_extent_block *)bh->b_data;
+	memcpy(eb->eb_ext, rlfs_ext(cur->eh, split),
+	       (n - split) * sizeof(struct rlfs_extent));
+	eb->eb_eh.eh_entries = cpu_to_le16(n - split);
+	err = rlfs_journal_dirty_meta(handle, bh);
+	if (err)
+		goto out;
+
+	memset(rlfs_ext(cur->eh, split), 0,
+	       (n - split) * sizeof(struct rlfs_extent));
+	cur->eh->eh_entries = cpu_to_le16(split);
+	err = rlfs_node_dirty(handle, inode, cur);
+	if (err)
+		goto out;
+
+	rlfs_entry_open(up->eh, up->pos + 1);
+	ix = rlfs_idx(up->eh, up->pos + 1);
+	ix->ei_lblk = cpu_to_le32(rlfs_key(&eb->eb_eh, 0));
+	ix->ei_reserved = 0;
+	ix->ei_blk = cpu_to_le64(bh->b_blocknr);
+	err = rlfs_node_dirty(handle, inode, up);
+out:
+	brelse(bh);
+	return err;
+}
+
+/*
+ * The leaf of @path is full.  Split the lowest full node whose parent has
+ * room, or grow the tree when every node up to the root is full.  One
+ * call makes one change; the caller walks again and repeats as needed.
+ */
+static int rlfs_make_room(handle_t *handle, struct inode *inode,
+			  struct rlfs_path *path)
+{
+	int level = path->depth;
+
+	if (!rlfs_node_full(path->lv[level].eh))
+		return 0;
+	while (level > 0 && rlfs_node_full(path->lv[level].eh))
+		level--;
+	if (level == 0 && rlfs_node_full(path->lv[0].eh))
+		return rlfs_grow_tree(handle, inode);
+	return rlfs_split_node(handle, inode, path, level + 1);
+}
+
+/* Upper bound of make-room rounds for one insert: splits plus a growth. */
+#define RLFS_MAX_ROOM_ROUNDS	(2 * RLFS_MAX_EXTENT_DEPTH + 2)
+
+static bool rlfs_can_merge(u32 lblk1, u64 pblk1, u32 len1,
+			   u32 lblk2, u64 pblk2, u32 len2)
+{
+	return (u64)lblk1 + len1 == lblk2 && pblk1 + len1 == pblk2 &&
+	       (u64)len1 + len2 <= RLFS_MAX_EXTENT_LEN;
+}
+
+/*
+ * Add [lblk, lblk + len) -> pblk to the leaf of @path, merging with a
+ * neighbour of the same leaf when contiguous.  -EAGAIN: the leaf is full.
+ */
+static int rlfs_leaf_insert(handle_t *handle, struct inode *inode,
+			    struct rlfs_path *path, u32 lblk, u64 pblk,
+			    u32 len)
+{
+	struct rlfs_path_level *leaf = &path->lv[path->depth];
+	struct rlfs_extent_header *eh = leaf->eh;
+	int n = rlfs_entries(eh), pos = leaf->pos;
+	struct rlfs_extent *prev = pos >= 0 ? rlfs_ext(eh, pos) : NULL;
+	struct rlfs_extent *next = pos + 1 < n ? rlfs_ext(eh, pos + 1) : NULL;
+	struct rlfs_extent *ex;
+	int err;
+
+	if (WARN_ON_ONCE((prev && rlfs_ext_end(prev) > lblk) ||
+			 (u64)lblk + len > rlfs_next_key(path)))
+		return -EEXIST;		/* the caller's range is not a hole */
+
+	if (prev && rlfs_can_merge(le32_to_cpu(prev->e_lblk),
+				   le64_to_cpu(prev->e_pblk),
+				   le32_to_cpu(prev->e_len), lblk, pblk, len)) {
+		err = rlfs_node_access(handle, inode, leaf);
+		if (err)
+			return err;
+		le32_add_cpu(&prev->e_len, len);
+		/* The new range may have closed the gap to the next one. */
+		if (next && rlfs_can_merge(le32_to_cpu(prev->e_lblk),
+					   le64_to_cpu(prev->e_pblk),
+					   le32_to_cpu(prev->e_len),
+					   le32_to_cpu(next->e_lblk),
+					   le64_to_cpu(next->e_pblk),
+					   le32_to_cpu(next->e_len))) {
+			le32_add_cpu(&prev->e_len, le32_to_cpu(next->e_len));
+			rlfs_entry_delete(eh, pos + 1);
+		}
+		return rlfs_node_dirty(handle, inode, leaf);
+	}
+
+	if (next && rlfs_can_merge(lblk, pblk, len, le32_to_cpu(next->e_lblk),
+				   le64_to_cpu(next->e_pblk),
+				   le32_to_cpu(next->e_len))) {
+		err = rlfs_node_access(handle, inode, leaf);
+		if (err)
+			return err;
+		next->e_lblk = cpu_to_le32(lblk);
+		next->e_pblk = cpu_to_le64(pblk);
+		le32_add_cpu(&next->e_len, len);
+		err = rlfs_node_dirty(handle, inode, leaf);
+		if (!err && pos + 1 == 0)
+			err = rlfs_fix_keys(handle, inode, path, path->depth);
+		return err;
+	}
+
+	if (n >= le16_to_cpu(eh->eh_max))
+		return -EAGAIN;
+	err = rlfs_node_access(handle, inode, leaf);
+	if (err)
+		return err;
+	rlfs_entry_open(eh, pos + 1);
+	ex = rlfs_ext(eh, pos + 1);
+	ex->e_lblk = cpu_to_le32(lblk);
+	ex->e_len = cpu_to_le32(len);
+	ex->e_pblk = cpu_to_le64(pblk);
+	err = rlfs_node_dirty(handle, inode, leaf);
+	if (!err && pos + 1 == 0)
+		err = rlfs_fix_keys(handle, inode, path, path->depth);
+	return err;
+}
+
+/**
+ * rlfs_extent_insert - map [lblk, lblk + len) to [pblk, pblk + len)
+ * @handle: running handle with RLFS_TREE_CREDITS for this call
+ * @inode: the inode; its i_map_sem is held for writing
+ * @lblk: first logical block
+ * @pblk: first physical block
+ * @len: 1..RLFS_MAX_EXTENT_LEN blocks
+ *
+ * The range must be a hole.  Splits full nodes and grows the tree as
+ * needed; tree blocks come from rlfs_alloc_blocks() and count in i_blocks.
+ * On failure the map is unchanged (the caller still owns the blocks).
+ */
+int rlfs_extent_insert(handle_t *handle, struct inode *inode,
+		       u32 lblk, u64 pblk, u32 len)
+{
+	struct rlfs_path path;
+	int round, err;
+
+	lockdep_assert_held_write(&RLFS_I(inode)->i_map_sem);
+	if (WARN_ON_ONCE(!len || len > RLFS_MAX_EXTENT_LEN ||
+			 (u64)lblk + len > RLFS_LBLK_LIMIT))
+		return -EINVAL;
+
+	for (round = 0; ; round++) {
+		err = rlfs_find_path(inode, lblk, &path);
+		if (err)
+			return err;
+		err = rlfs_leaf_insert(handle, inode, &path, lblk, pblk, len);
+		if (err == -EAGAIN) {
+			if (WARN_ON_ONCE(round >= RLFS_MAX_ROOM_ROUNDS))
+				err = -EIO;
+			else
+				err = rlfs_make_room(handle, inode, &path);
+			if (!err)
+				err = -EAGAIN;
+		}
+		rlfs_path_release(&path);
+		if (err != -EAGAIN)
+			return err;
+	}
+}
+
+/*
+ * Look @lblk up in a walked path: 1 and the whole extent in @rec when it
+ * is mapped; 0 and the hole in @rec (pblk 0, len up to the next extent)
+ * otherwise.  *goal, if asked, gets the physical block right after the
+ * previous extent of the leaf (0 if none), the allocation goal.
+ */
+static int rlfs_path_lookup(struct rlfs_path *path, u32 lblk,
+			    struct rlfs_ext_rec *rec, u64 *goal)
+{
+	struct rlfs_path_level *leaf = &path->lv[path->depth];
+	struct rlfs_extent *ex = leaf->pos >= 0 ?
+		rlfs_ext(leaf->eh, leaf->pos) : NULL;
+
+	if (goal)
+		*goal = ex ? le64_to_cpu(ex->e_pblk) + le32_to_cpu(ex->e_len) :
+			0;
+	if (ex && rlfs_ext_end(ex) > lblk) {
+		rec->lblk = le32_to_cpu(ex->e_lblk);
+		rec->len = le32_to_cpu(ex->e_len);
+		rec->pblk = le64_to_cpu(ex->e_pblk);
+		return 1;
+	}
+	rec->lblk = lblk;
+	rec->len = rlfs_next_key(path) - lblk;
+	rec->pblk = 0;
+	return 0;
+}
+
+/**
+ * rlfs_extent_lookup - find the extent or hole holding a logical block
+ * @inode: the inode; its i_map_sem is held (shared or exclusive)
+ * @lblk: logical block, below RLFS_LBLK_LIMIT
+ * @rec: out: the whole extent (return 1), or the hole from @lblk to the
+ *	next extent with pblk 0 (return 0)
+ *
+ * Returns 1, 0 or -errno.
+ */
+int rlfs_extent_lookup(struct inode *inode, u32 lblk, struct rlfs_ext_rec *rec)
+{
+	struct rlfs_path path;
+	int ret;
+
+	lockdep_assert_held(&RLFS_I(inode)->i_map_sem);
+	if (lblk >= RLFS_LBLK_LIMIT)
+		return -EFBIG;
+	ret = rlfs_find_path(inode, lblk, &path);
+	if (ret)
+		return ret;
+	ret = rlfs_path_lookup(&path, lblk, rec, NULL);
+	rlfs_path_release(&path);
+	return ret;
+}
+
+/* Clip @map to the found extent or hole and return the map result. */
+static int rlfs_map_result(struct rlfs_map *map, const struct rlfs_ext_rec *rec,
+			   int mapped)
+{
+	u32 off = map->m_lblk - rec->lblk;
+
+	map->m_len = min(map->m_len, rec->len - off);
+	if (!mapped) {
+		map->m_pblk = 0;
+		return 0;
+	}
+	map->m_pblk = rec->pblk + off;
+	return map->m_len;
+}
+
+/*
+ * Allocate blocks for the hole at map->m_lblk (i_map_sem held for
+ * writing): at most the hole, RLFS_MAX_STEP_BLOCKS and map->m_len.
+ */
+static int rlfs_map_alloc(handle_t *handle, struct inode *inode,
+			  struct rlfs_map *map, const struct rlfs_ext_rec *hole,
+			  u64 goal, unsigned int flags)
+{
+	struct super_block *sb = inode->i_sb;
+	u32 count = min3(map->m_len, hole->len, RLFS_MAX_STEP_BLOCKS);
+	u64 pblk;
+	int err;
+
+	err = rlfs_alloc_blocks(handle, inode, goal, &count, &pblk);
+	if (err)
+		return err;
+	/*
+	 * Data blocks are written through the file's page cache or directly:
+	 * drop stale aliases in the device's cache (a freed tree or directory
+	 * block) so that they are never written over the new data.
+	 */
+	if (S_ISREG(inode->i_mode))
+		clean_bdev_aliases(sb->s_bdev, pblk, count);
+	if (flags & RLFS_MAP_ZERO) {
+		err = sb_issue_zeroout(sb, pblk, count, GFP_NOFS);
+		if (err)
+			goto out_free;
+	}
+	err = rlfs_extent_insert(handle, inode, map->m_lblk, pblk, count);
+	if (err)
+		goto out_free;
+	err = rlfs_mark_inode_dirty(handle, inode);	/* i_blocks */
+	if (err)
+		return err;
+	map->m_pblk = pblk;
+	map->m_len = count;
+	map->m_new = true;
+	return count;
+
+out_free:
+	/* Never mapped: a plain free, not rlfs_release_blocks(). */
+	rlfs_free_blocks(handle, inode, pblk, count);
+	rlfs_mark_inode_dirty(handle, inode);
+	return err;
+}
+
+/**
+ * rlfs_map_blocks - map logical blocks, allocating holes on request
+ * @handle: running handle (RLFS_WRITE_CREDITS) with RLFS_MAP_CREATE, else
+ *	unused
+ * @inode: the inode
+ * @map: m_lblk and m_len in; m_pblk, m_len and m_new out
+ * @flags: RLFS_MAP_CREATE to allocate a hole, RLFS_MAP_ZERO to zero the
+ *	new blocks on disk before they are mapped
+ *
+ * Returns the number of mapped blocks from m_lblk (m_len, > 0), 0 for a
+ * hole (m_len clipped to the next extent), or -errno.
+ */
+int rlfs_map_blocks(handle_t *handle, struct inode *inode,
+		    struct rlfs_map *map, unsigned int flags)
+{
+	struct rlfs_inode_info *ei = RLFS_I(inode);
+	bool create = flags & RLFS_MAP_CREATE;
+	struct rlfs_ext_rec rec;
+	struct rlfs_path path;
+	unsigned int nofs;
+	u64 goal;
+	int ret;
+
+	map->m_pblk = 0;
+	map->m_new = false;
+	if (map->m_lblk >= RLFS_LBLK_LIMIT)
+		return -EFBIG;
+	if (WARN_ON_ONCE(!map->m_len) || WARN_ON_ONCE(create && !handle))
+		return -EINVAL;
+	map->m_len = min(map->m_len, RLFS_LBLK_LIMIT - map->m_lblk);
+
+	if (create)
+		down_write(&ei->i_map_sem);
+	else
+		down_read(&ei->i_map_sem);
+	nofs = memalloc_nofs_save();
+
+	ret = rlfs_find_path(inode, map->m_lblk, &path);
+	if (ret)
+		goto out;
+	ret = rlfs_path_lookup(&path, map->m_lblk, &rec, &goal);
+	rlfs_path_release(&path);
+	if (ret < 0)
+		goto out;
+	if (ret || !create)
+		ret = rlfs_map_result(map, &rec, ret);
+	else
+		ret = rlfs_map_alloc(handle, inode, map, &rec, goal, flags);
+out:
+	memalloc_nofs_restore(nofs);
+	if (create)
+		up_write(&ei->i_map_sem);
+	else
+		up_read(&ei->i_map_sem);
+	return ret;
+}
+
+/*
+ * The node at @level (>= 1) lost its last entry: free it, and its parents
+ * that would become empty too, and drop the index from the first
+ * ancestor that keeps entries.  An emptied root becomes an empty leaf.
+ * *freed counts the freed blocks (revoke records).
+ */
+static int rlfs_remove_node(handle_t *handle, struct inode *inode,
+			    struct rlfs_path *path, int level, int *freed)
+{
+	struct rlfs_path_level *up;
+	int top = level, l, err;
+
+	while (top > 1 && rlfs_entries(path->lv[top - 1].eh) == 1)
+		top--;
+	up = &path->lv[top - 1];
+	err = rlfs_node_access(handle, inode, up);
+	if (err)
+		return err;
+	rlfs_entry_delete(up->eh, up->pos);
+	if (!up->bh && !rlfs_entries(up->eh))
+		up->eh->eh_depth = 0;	/* the tree is empty */
+	err = rlfs_node_dirty(handle, inode, up);
+	if (err)
+		return err;
+	for (l = level; l >= top; l--) {
+		err = rlfs_free_meta_block(handle, inode, path->lv[l].bh->b_blocknr);
+		if (err)
+			return err;
+		(*freed)++;
+	}
+	err = rlfs_mark_inode_dirty(handle, inode);	/* i_blocks */
+	if (!err && up->pos == 0 && rlfs_entries(up->eh))
+		err = rlfs_fix_keys(handle, inode, path, top - 1);
+	return err;
+}
+
+/*
+ * Pull the only child of the root into the root when its entries fit,
+ * reducing the depth by one.  Skipped when the handle may be out of
+ * revoke credits.
+ */
+static int rlfs_shrink_tree(handle_t *handle, struct inode *inode, int freed)
+{
+	struct rlfs_extent_header *root = &RLFS_I(inode)->i_eh;
+	struct rlfs_path path;
+	struct rlfs_extent_header *child;
+	int n, err;
+
+	if (!le16_to_cpu(root->eh_depth) || rlfs_entries(root) != 1 ||
+	    freed + 1 > RLFS_REVOKE_CREDITS)
+		return 0;
+	/* Read the child only, not a whole path. */
+	memset(&path, 0, sizeof(path));
+	path.depth = le16_to_cpu(root->eh_depth);
+	path.lv[0].eh = root;
+	path.lv[0].hi = RLFS_LBLK_LIMIT;
+	err = rlfs_descend(inode, &path, 0);
+	if (err)
+		return err;
+	child = path.lv[1].eh;
+	n = rlfs_entries(child);
+	if (n <= RLFS_INODE_ROOT_ENTRIES) {
+		u64 blk = path.lv[1].bh->b_blocknr;
+
+		memset(rlfs_ext(root, 0), 0,
+		       RLFS_INODE_ROOT_ENTRIES * sizeof(struct rlfs_extent));
+		memcpy(rlfs_ext(root, 0), rlfs_ext(child, 0),
+		       n * sizeof(struct rlfs_extent));
+		root->eh_entries = cpu_to_le16(n);
+		root->eh_depth = child->eh_depth;
+		err = rlfs_mark_inode_dirty(handle, inode);
+		if (!err)
+			err = rlfs_free_meta_block(handle, inode, blk);
+		if (!err)
+			err = rlfs_mark_inode_dirty(handle, inode);
+	}
+	rlfs_path_release(&path);
+	return err;
+}
+
+/*
+ * One removal step under i_map_sem: see rlfs_remove_range().  @len is
+ * clipped so that lblk + len <= RLFS_LBLK_LIMIT.
+ */
+static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
+			    u32 len, u32 *removed)
+{
+	u32 limit = S_ISREG(inode->i_mode) ? RLFS_MAX_STEP_BLOCKS :
+					     RLFS_MAX_META_FREE;
+	u64 end = (u64)lblk + len;
+	struct rlfs_path_level *leaf;
+	struct rlfs_path path;
+	struct rlfs_extent *ex;
+	u32 es, elen, cs, ce;
+	u64 epblk;
+	int round, target, n, err, freed = 0;
+
+	for (round = 0; ; round++) {
+		err = rlfs_find_path(inode, lblk, &path);
+		if (err)
+			return err;
+		leaf = &path.lv[path.depth];
+		n = rlfs_entries(leaf->eh);
+		target = leaf->pos;
+		if (target < 0 || rlfs_ext_end(rlfs_ext(leaf->eh, target)) <= lblk) {
+			/* lblk is in a hole: go on with the next extent of this leaf. */
+			target++;
+			if (target >= n || rlfs_key(leaf->eh, target) >= end) {
+				*removed = min_t(u64, rlfs_next_key(&path), end) - lblk;
+				if (target < n)
+					*removed = len;
+				goto out;
+			}
+		}
+		ex = rlfs_ext(leaf->eh, target);
+		es = le32_to_cpu(ex->e_lblk);
+		elen = le32_to_cpu(ex->e_len);
+		epblk = le64_to_cpu(ex->e_pblk);
+		cs = max(lblk, es);
+		ce = min_t(u64, end, (u64)es + elen);
+		ce = min(ce, cs + limit);
+		if (cs == es || ce == es + elen || !rlfs_node_full(leaf->eh))
+			break;
+		/* Cutting out the middle makes two extents: make room first. */
+		if (WARN_ON_ONCE(round >= RLFS_MAX_ROOM_ROUNDS))
+			err = -EIO;
+		else
+			err = rlfs_make_room(handle, inode, &path);
+		rlfs_path_release(&path);
+		if (err)
+			return err;
+	}
+
+	if (cs == es && ce == es + elen && n == 1 && path.depth > 0) {
+		/* The last extent of a leaf: the leaf goes. */
+		err = rlfs_remove_node(handle, inode, &path, path.depth, &freed);
+	} else {
+		err = rlfs_node_access(handle, inode, leaf);
+		if (err)
+			goto out;
+		if (cs == es && ce == es + elen) {
+			rlfs_entry_delete(leaf->eh, target);
+		} else if (cs == es) {
+			ex->e_lblk = cpu_to_le32(ce);
+			ex->e_len = cpu_to_le32(es + elen - ce);
+			ex->e_pblk = cpu_to_le64(epblk + (ce - es));
+		} else if (ce == es + elen) {
+			ex->e_len = cpu_to_le32(cs - es);
+		} else {
+			struct rlfs_extent *right;
+
+			ex->e_len = cpu_to_le32(cs - es);
+			rlfs_entry_open(leaf->eh, target + 1);
+			right = rlfs_ext(leaf->eh, target + 1);
+			right->e_lblk = cpu_to_le32(ce);
+			right->e_len = cpu_to_le32(es + elen - ce);
+			right->e_pblk = cpu_to_le64(epblk + (ce - es));
+		}
+		err = rlfs_node_dirty(handle, inode, leaf);
+		if (!err && target == 0 && cs == es && rlfs_entries(leaf->eh))
+			err = rlfs_fix_keys(handle, inode, &path, path.depth);
+	}
+	if (err)
+		goto out;
+	/* The map no longer points at the blocks: give them back. */
+	err = rlfs_release_blocks(handle, inode, epblk + (cs - es), ce - cs);
+	if (!err)
+		err = rlfs_mark_inode_dirty(handle, inode);	/* i_blocks */
+	if (!err && !S_ISREG(inode->i_mode))
+		freed += ce - cs;
+	*removed = ce - lblk;
+	rlfs_path_release(&path);
+	if (err)
+		return err;
+	return rlfs_shrink_tree(handle, inode, freed);
+out:
+	rlfs_path_release(&path);
+	return err;
+}
+
+/**
+ * rlfs_remove_range - unmap part of [lblk, lblk + len) in one step
+ * @handle: running handle with RLFS_TREE_CREDITS + RLFS_BITMAP_CREDITS +
+ *	RLFS_INODE_CREDITS (and RLFS_REVOKE_CREDITS revoke records)
+ * @inode: the inode; i_map_sem must NOT be held
+ * @lblk: first logical block
+ * @len: blocks
+ * @removed: out: blocks from @lblk dealt with (holes included)
+ *
+ * Unmaps at most one extent, or part of one (RLFS_MAX_STEP_BLOCKS for
+ * files, RLFS_MAX_META_FREE for directories and symlinks), splitting it
+ * when the range is in its middle, frees emptied tree nodes and releases
+ * the unmapped blocks.  Callers loop until @len is covered.
+ */
+int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
+		      u32 len, u32 *removed)
+{
+	struct rlfs_inode_info *ei = RLFS_I(inode);
+	unsigned int nofs;
+	int err;
+
+	*removed = 0;
+	if (lblk >= RLFS_LBLK_LIMIT) {
+		*removed = len;
+		return 0;
+	}
+	len = min(len, RLFS_LBLK_LIMIT - lblk);
+	if (!len)
+		return 0;
+	down_write(&ei->i_map_sem);
+	nofs = memalloc_nofs_save();
+	err = rlfs_remove_step(handle, inode, lblk, len, removed);
+	memalloc_nofs_restore(nofs);
+	up_write(&ei->i_map_sem);
+	return err;
+}
+
+/* Unmap [lblk, lblk + len), one transaction per step. */
+static int rlfs_remove_loop(struct inode *inode, u32 lblk, u64 len)
+{
+	const int credits = RLFS_TREE_CREDITS + RLFS_BITMAP_CREDITS +
+			    RLFS_INODE_CREDITS;
+	handle_t *handle;
+	u32 removed;
+	int err, err2;
+
+	while (len) {
+		handle = rlfs_journal_start(inode->i_sb, credits);
+		if (IS_ERR(handle))
+			return PTR_ERR(handle);
+		err = rlfs_remove_range(handle, inode, lblk,
+					min_t(u64, len, U32_MAX), &removed);
+		err2 = rlfs_journal_stop(handle);
+		if (err || err2)
+			return err ? err : err2;
+		if (WARN_ON_ONCE(!removed))
+			return -EIO;
+		lblk += removed;
+		len -= removed;
+		cond_resched();
+	}
+	return 0;
+}
+
+/**
+ * rlfs_truncate_blocks - unmap every block from @from_lblk on
+ * @inode: the inode (i_rwsem held or inode being evicted)
+ * @from_lblk: first logical block to unmap
+ *
+ * Runs its own transactions; must not be called with a handle or
+ * i_map_sem held.
+ */
+int rlfs_truncate_blocks(struct inode *inode, u32 from_lblk)
+{
+	if (RLFS_I(inode)->i_flags & RLFS_FAST_SYMLINK_FL)
+		return 0;
+	if (from_lblk >= RLFS_LBLK_LIMIT)
+		return 0;
+	return rlfs_remove_loop(inode, from_lblk,
+				RLFS_LBLK_LIMIT - from_lblk);
+}
+
+/**
+ * rlfs_punch_blocks - unmap [lblk, lblk + len)
+ * @inode: the inode (i_rwsem and the invalidate lock held)
+ * @lblk: first logical block
+ * @len: blocks
+ *
+ * Runs its own transactions like rlfs_truncate_blocks().
+ */
+int rlfs_punch_blocks(struct inode *inode, u32 lblk, u32 len)
+{
+	if (lblk >= RLFS_LBLK_LIMIT)
+		return 0;
+	return rlfs_remove_loop(inode, lblk,
+				min_t(u64, len, RLFS_LBLK_LIMIT - lblk));
+}
+
+/**
+ * rlfs_next_data - find the first mapped block at or after @lblk
+ * @inode: the inode
+ * @lblk: where to start
+ * @found: out: the block
+ *
+ * Returns 0, -ENXIO when nothing is mapped from @lblk on, or -errno.
+ */
+int rlfs_next_data(struct inode *inode, u32 lblk, u32 *found)
+{
+	struct rlfs_inode_info *ei = RLFS_I(inode);
+	struct rlfs_path_level *leaf;
+	struct rlfs_path path;
+	unsigned int nofs;
+	int pos, ret;
+
+	if (lblk >= RLFS_LBLK_LIMIT)
+		return -ENXIO;
+	down_read(&ei->i_map_sem);
+	nofs = memalloc_nofs_save();
+	ret = rlfs_find_path(inode, lblk, &path);
+	if (ret)
+		goto out_unlock;
+	leaf = &path.lv[path.depth];
+	pos = leaf->pos;
+	if (pos >= 0 && rlfs_ext_end(rlfs_ext(leaf->eh, pos)) > lblk) {
+		*found = lblk;
+		goto out;
+	}
+	if (pos + 1 < rlfs_entries(leaf->eh)) {
+		*found = rlfs_key(leaf->eh, pos + 1);
+		goto out;
+	}
+	ret = rlfs_next_leaf(inode, &path);
+	if (ret > 0) {
+		*found = rlfs_key(path.lv[path.depth].eh, 0);
+		ret = 0;
+	} else if (ret == 0) {
+		ret = -ENXIO;
+	}
+out:
+	rlfs_path_release(&path);
+out_unlock:
+	memalloc_nofs_restore(nofs);
+	up_read(&ei->i_map_sem);
+	return ret;
+}
+
+/**
+ * rlfs_init_extent_root - make i_data an empty tree (new inodes)
+ * @inode: the inode
+ */
+void rlfs_init_extent_root(struct inode *inode)
+{
+	struct rlfs_inode_info *ei = RLFS_I(inode);
+
+	memset(ei->i_data, 0, sizeof(ei->i_data));
+	ei->i_eh.eh_max = cpu_to_le16(RLFS_INODE_ROOT_ENTRIES);
+}
+
+/**
+ * rlfs_extent_check_root - validate the root read from disk (iget)
+ * @inode: the inode
+ *
+ * Returns 0 or -EFSCORRUPTED (reported).
+ */
+int rlfs_extent_check_root(struct inode *inode)
+{
+	struct rlfs_extent_header *root = &RLFS_I(inode)->i_eh;
+	int depth = le16_to_cpu(root->eh_depth);
+
+	if (depth > RLFS_MAX_EXTENT_DEPTH) {
+		rlfs_corrupt(inode->i_sb, "inode %lu: extent tree depth %d",
+			     inode->i_ino, depth);
+		return -EFSCORRUPTED;
+	}
+	return rlfs_check_node(inode, root, 0, depth, 0, RLFS_LBLK_LIMIT);
+}

@@ -1,0 +1,621 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * reflinkfs data path: block mapping for the page cache and direct I/O,
+ * address_space operations, buffered writes in jbd2 handles
+ * (data=ordered), mmap write faults, fallocate, SEEK_DATA/SEEK_HOLE and
+ * fsync.
+ *
+ * Blocks are allocated only where a handle runs: ->write_begin,
+ * ->page_mkwrite and fallocate.  Reads, readahead, writeback, bmap and
+ * direct I/O map with rlfs_get_block_noalloc(), so writeback and the jbd2
+ * commit (which writes ordered data) never start a transaction, and every
+ * dirty page has its blocks mapped.  Copy-on-write hooks in at the same
+ * places: ->write_begin and ->page_mkwrite give a shared block its private
+ * copy, and direct writes, which only overwrite mapped blocks inside
+ * i_size (rlfs_get_block_dio_write()), fall back to buffered I/O for
+ * anything else.
+ */
+
+#include <linux/blkdev.h>
+#include <linux/falloc.h>
+#include <linux/fiemap.h>
+#include <linux/mm.h>
+#include <linux/mpage.h>
+#include <linux/pagemap.h>
+#include <linux/sched/signal.h>
+#include <linux/uio.h>
+#include <linux/writeback.h>
+#include "reflinkfs.h"
+
+/* Blocks fallocate allocates (and zeroes) per transaction: 32 MiB. */
+#define RLFS_FALLOC_CHUNK	8192U
+
+static int __rlfs_get_block(struct inode *inode, sector_t iblock,
+			    struct buffer_head *bh, handle_t *handle,
+			    unsigned int flags)
+{
+	struct rlfs_map map;
+	int ret;
+
+	if (iblock >= U32_MAX)
+		return -EFBIG;
+	map.m_lblk = iblock;
+	map.m_len = clamp_t(u64, bh->b_size >> RLFS_BLOCK_BITS, 1,
+			    RLFS_MAX_EXTENT_LEN);
+	ret = rlfs_map_blocks(handle, inode, &map, flags);
+	if (ret <= 0)
+		return ret;	/* error, or a hole: bh stays unmapped */
+	map_bh(bh, inode->i_sb, map.m_pblk);
+	if (map.m_new)
+		set_buffer_new(bh);
+	bh->b_size = (size_t)ret << RLFS_BLOCK_BITS;
+	return 0;
+}
+
+/**
+ * rlfs_get_block - get_block_t that allocates holes when @create is set
+ * @inode: the inode
+ * @iblock: logical block
+ * @bh: buffer to map; b_size says how many blocks are wanted
+ * @create: allocate a hole; needs the caller's running handle
+ *
+ * Returns 0 or -errno.
+ */
+int rlfs_get_block(struct inode *inode, sector_t iblock,
+		   struct buffer_head *bh, int create)
+{
+	handle_t *handle = NULL;
+
+	if (create) {
+		handle = journal_current_handle();
+		if (WARN_ON_ONCE(!handle))
+			return -EIO;
+	}
+	return __rlfs_get_block(inode, iblock, bh, handle,
+				create ? RLFS_MAP_CREATE : 0);
+}
+
+/**
+ * rlfs_get_block_noalloc - get_block_t that never allocates
+ * @inode: the inode
+ * @iblock: logical block
+ * @bh: buffer to map; left unmapped for a hole
+ * @create: ignored
+ *
+ * Used by read_folio, readahead, writepages, bmap and direct I/O.
+ */
+int rlfs_get_block_noalloc(struct inode *inode, sector_t iblock,
+			   struct buffer_head *bh, int create)
+{
+	return __rlfs_get_block(inode, iblock, bh, NULL, 0);
+}
+
+/*
+ * Direct writes only overwrite blocks that are mapped and below i_size.
+ * Anything else stays unmapped: the direct I/O code stops there
+ * (-ENOTBLK, turned into a short write) and generic_file_write_iter()
+ * finishes through the page cache, where ->write_begin allocates.
+ * Copy-on-write will refuse shared blocks here the same way.
+ */
+static int rlfs_get_block_dio_write(struct inode *inode, sector_t iblock,
+				    struct buffer_head *bh, int create)
+{
+	u64 eof_blocks = rlfs_blocks_of(i_size_read(inode));
+	int err;
+
+	if (iblock >= eof_blocks)
+		return 0;
+	bh->b_size = min_t(u64, bh->b_size,
+			   (eof_blocks - iblock) << RLFS_BLOCK_BITS);
+	err = rlfs_get_block_noalloc(inode, iblock, bh, 0);
+	if (!err && buffer_mapped(bh) &&
+	    WARN_ON_ONCE(buffer_new(bh)))
+		return -EIO;
+	return err;
+}
+
+static int rlfs_read_folio(struct file *file, struct folio *folio)
+{
+	return mpage_read_folio(folio, rlfs_get_block_noalloc);
+}
+
+static void rlfs_readahead(struct readahead_control *rac)
+{
+	mpage_readahead(rac, rlfs_get_block_noalloc);
+}
+
+static int rlfs_writepages(struct address_space *mapping,
+			   struct writeback_control *wbc)
+{
+	return mpage_writepages(mapping, wbc, rlfs_get_block_noalloc);
+}
+
+static sector_t rlfs_bmap(struct address_space *mapping, sector_t block)
+{
+	return generic_block_bmap(mapping, block, rlfs_get_block_noalloc);
+}
+
+/*
+ * A write failed or was short after blocks were allocated past EOF: drop
+ * the page cache and the blocks beyond i_size.  No handle may be held.
+ */
+static void rlfs_write_failed(struct inode *inode)
+{
+	loff_t size = i_size_read(inode);
+
+	truncate_pagecache(inode, size);
+	rlfs_truncate_blocks(inode, rlfs_blocks_of(size));
+}
+
+static ssize_t rlfs_direct_IO(struct kiocb *iocb, struct iov_iter *iter)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+
+	if (iov_iter_rw(iter) == WRITE)
+		return blockdev_direct_IO(iocb, inode, iter,
+					  rlfs_get_block_dio_write);
+	return blockdev_direct_IO(iocb, inode, iter, rlfs_get_block_noalloc);
+}
+
+/*
+ * Start the handle that lives until ->write_end, then let the buffer code
+ * lock the page and map (allocating) its blocks.
+ */
+static int rlfs_write_begin(struct file *file, struct address_space *mapping,
+			    loff_t pos, unsigned int len,
+			    struct rlfs_wb_folio **pagep, void **fsdata)
+{
+	struct inode *inode = mapping->host;
+	handle_t *handle;
+	int retries = 0;
+	int err;
+
+retry:
+	handle = rlfs_journal_start(inode->i_sb, RLFS_WRITE_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	err = block_write_begin(mapping, pos, len, pagep, rlfs_get_block);
+	if (!err)
+		return 0;
+	rlfs_journal_stop(handle);
+	if (err == -ENOSPC && rlfs_should_retry_alloc(inode->i_sb, &retries))
+		goto retry;
+	if (pos + len > i_size_read(inode))
+		rlfs_write_failed(inode);
+	return err;
+}
+
+static int rlfs_write_end(struct file *file, struct address_space *mapping,
+			  loff_t pos, unsigned int len, unsigned int copied,
+			  struct rlfs_wb_folio *page, void *fsdata)
+{
+	struct inode *inode = mapping->host;
+	handle_t *handle = journal_current_handle();
+	int ret, err = 0, err2;
+
+	/* Updates i_size and dirties the inode (in our handle). */
+	ret = generic_write_end(file, mapping, pos, len, copied, page, fsdata);
+	if (WARN_ON_ONCE(!handle))
+		return -EIO;
+	if (ret > 0)
+		err = rlfs_journal_order_data(handle, inode, pos, ret);
+	err2 = rlfs_journal_stop(handle);
+	if (ret < len && pos + len > i_size_read(inode))
+		rlfs_write_failed(inode);
+	if (err || err2)
+		return err ? err : err2;
+	return ret;
+}
+
+const struct address_space_operations rlfs_aops = {
+	.read_folio		= rlfs_read_folio,
+	.readahead		= rlfs_readahead,
+	.writepages		= rlfs_writepages,
+	.dirty_folio		= block_dirty_folio,
+	.invalidate_folio	= block_invalidate_folio,
+	.write_begin		= rlfs_write_begin,
+	.write_end		= rlfs_write_end,
+	.bmap			= rlfs_bmap,
+	.direct_IO		= rlfs_direct_IO,
+	.migrate_folio		= buffer_migrate_folio,
+	.is_partially_uptodate	= block_is_partially_uptodate,
+};
+
+/**
+ * rlfs_zero_partial - zero part of one block through the page cache
+ * @inode: the inode
+ * @from: first byte
+ * @len: bytes; [from, from + len) must lie in one block
+ *
+ * The zeroes reach the disk as ordered data of the running (or a new)
+ * transaction.  i_size is not changed, so the range may lie past EOF
+ * (truncate zeroes the tail of the new last block).  A hole is left
+ * alone.  Returns 0 or -errno.
+ */
+int rlfs_zero_partial(struct inode *inode, loff_t from, loff_t len)
+{
+	struct address_space *mapping = inode->i_mapping;
+	struct rlfs_map map = { .m_lblk = from >> RLFS_BLOCK_BITS, .m_len = 1 };
+	struct rlfs_wb_folio *page;
+	struct folio *folio;
+	handle_t *handle;
+	int err, err2;
+
+	if (len <= 0)
+		return 0;
+	if (WARN_ON_ONCE((from & (RLFS_BLOCK_SIZE - 1)) + len > RLFS_BLOCK_SIZE))
+		return -EINVAL;
+	err = rlfs_map_blocks(NULL, inode, &map, 0);
+	if (err <= 0)
+		return err;
+
+	handle = rlfs_journal_start(inode->i_sb, RLFS_WRITE_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	/* The block is mapped, so nothing is allocated here. */
+	err = block_write_begin(mapping, from, len, &page,
+				rlfs_get_block_noalloc);
+	if (!err) {
+		folio = rlfs_wb_to_folio(page);
+		folio_zero_range(folio, offset_in_folio(folio, from), len);
+		block_write_end(NULL, mapping, from, len, len, page, NULL);
+		folio_unlock(folio);
+		folio_put(folio);
+		err = rlfs_journal_order_data(handle, inode, from, len);
+	}
+	err2 = rlfs_journal_stop(handle);
+	return err ? err : err2;
+}
+
+/*
+ * block_page_mkwrite() result to vm_fault_t (block_page_mkwrite_return()
+ * in 6.1, vmf_fs_error() in 6.12: the same mapping, spelled out here).
+ */
+static vm_fault_t rlfs_mkwrite_return(int err)
+{
+	if (!err)
+		return VM_FAULT_LOCKED;
+	if (err == -EFAULT || err == -EAGAIN)
+		return VM_FAULT_NOPAGE;
+	if (err == -ENOMEM)
+		return VM_FAULT_OOM;
+	return VM_FAULT_SIGBUS;
+}
+
+static vm_fault_t rlfs_page_mkwrite(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct inode *inode = file_inode(vma->vm_file);
+	struct super_block *sb = inode->i_sb;
+	handle_t *handle;
+	int retries = 0;
+	int err;
+
+	sb_start_pagefault(sb);
+	file_update_time(vma->vm_file);
+	/* Keeps punch hole and truncate from racing with the allocation. */
+	filemap_invalidate_lock_shared(inode->i_mapping);
+retry:
+	handle = rlfs_journal_start(sb, RLFS_WRITE_CREDITS);
+	if (IS_ERR(handle)) {
+		err = PTR_ERR(handle);
+		goto out;
+	}
+	/* On success the page is returned locked and dirty. */
+	err = block_page_mkwrite(vma, vmf, rlfs_get_block);
+	if (!err) {
+		struct folio *folio = page_folio(vmf->page);
+
+		err = rlfs_journal_order_data(handle, inode, folio_pos(folio),
+					      folio_size(folio));
+		if (err)
+			folio_unlock(folio);
+	}
+	rlfs_journal_stop(handle);
+	if (err == -ENOSPC && rlfs_should_retry_alloc(sb, &retries))
+		goto retry;
+out:
+	filemap_invalidate_unlock_shared(inode->i_mapping);
+	sb_end_pagefault(sb);
+	return rlfs_mkwrite_return(err);
+}
+
+static const struct vm_operations_struct rlfs_file_vm_ops = {
+	.fault		= filemap_fault,
+	.map_pages	= filemap_map_pages,
+	.page_mkwrite	= rlfs_page_mkwrite,
+};
+
+static int rlfs_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	file_accessed(file);
+	vma->vm_ops = &rlfs_file_vm_ops;
+	return 0;
+}
+
+/**
+ * rlfs_fsync - write the file's data, then commit its last transaction
+ * @file: the file
+ * @start: first byte
+ * @end: last byte
+ * @datasync: fdatasync
+ *
+ * Also used for directories, whose blocks are journaled metadata.
+ */
+int rlfs_fsync(struct file *file, loff_t start, loff_t end, int datasync)
+{
+	struct inode *inode = file->f_mapping->host;
+	int err;
+
+	err = file_write_and_wait_range(file, start, end);
+	if (err)
+		return err;
+	return rlfs_sync_inode_journal(inode, datasync);
+}
+
+/* First hole at or after @offset (< @size); @size if there is none. */
+static loff_t rlfs_seek_hole(struct inode *inode, loff_t offset, loff_t size)
+{
+	u64 lblk = offset >> RLFS_BLOCK_BITS;
+	struct rlfs_map map;
+	int ret;
+
+	while ((lblk << RLFS_BLOCK_BITS) < size) {
+		map.m_lblk = lblk;
+		map.m_len = RLFS_MAX_EXTENT_LEN;
+		ret = rlfs_map_blocks(NULL, inode, &map, 0);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			return max_t(loff_t, offset, lblk << RLFS_BLOCK_BITS);
+		lblk += ret;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return size;
+}
+
+static loff_t rlfs_seek_data(struct inode *inode, loff_t offset, loff_t size)
+{
+	u32 found;
+	loff_t pos;
+	int err;
+
+	err = rlfs_next_data(inode, offset >> RLFS_BLOCK_BITS, &found);
+	if (err)
+		return err;
+	pos = max_t(loff_t, offset, (loff_t)found << RLFS_BLOCK_BITS);
+	return pos < size ? pos : -ENXIO;
+}
+
+/*
+ * SEEK_DATA and SEEK_HOLE come straight from the extent map: a dirty page
+ * always has its blocks mapped, so the map is exact.
+ */
+static loff_t rlfs_file_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct inode *inode = file->f_mapping->host;
+	loff_t size, pos;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return generic_file_llseek_size(file, offset, whence,
+						inode->i_sb->s_maxbytes,
+						i_size_read(inode));
+	inode_lock_shared(inode);
+	size = i_size_read(inode);
+	if (offset < 0 || offset >= size)
+		pos = -ENXIO;
+	else if (whence == SEEK_DATA)
+		pos = rlfs_seek_data(inode, offset, size);
+	else
+		pos = rlfs_seek_hole(inode, offset, size);
+	inode_unlock_shared(inode);
+	if (pos < 0)
+		return pos;
+	return vfs_setpos(file, pos, inode->i_sb->s_maxbytes);
+}
+
+/*
+ * Allocate zeroed blocks over [offset, offset + len), one bounded
+ * transaction per chunk.  Without FALLOC_FL_KEEP_SIZE, i_size grows with
+ * each chunk, so a crash never leaves allocated blocks past EOF.
+ */
+static int rlfs_alloc_range(struct inode *inode, loff_t offset, loff_t len,
+			    int mode)
+{
+	struct super_block *sb = inode->i_sb;
+	loff_t end = offset + len;
+	u64 lblk = offset >> RLFS_BLOCK_BITS;
+	u64 stop = rlfs_blocks_of(end);
+	struct rlfs_map map;
+	handle_t *handle;
+	int retries = 0;
+	int ret, err;
+
+	while (lblk < stop) {
+		handle = rlfs_journal_start(sb, RLFS_WRITE_CREDITS);
+		if (IS_ERR(handle))
+			return PTR_ERR(handle);
+		map.m_lblk = lblk;
+		map.m_len = min_t(u64, stop - lblk, RLFS_FALLOC_CHUNK);
+		ret = rlfs_map_blocks(handle, inode, &map,
+				      RLFS_MAP_CREATE | RLFS_MAP_ZERO);
+		if (ret > 0) {
+			loff_t new_size;
+
+			lblk += ret;
+			new_size = min_t(loff_t, end, lblk << RLFS_BLOCK_BITS);
+			if (!(mode & FALLOC_FL_KEEP_SIZE) &&
+			    new_size > i_size_read(inode)) {
+				i_size_write(inode, new_size);
+				ret = rlfs_mark_inode_dirty(handle, inode);
+			}
+		}
+		err = rlfs_journal_stop(handle);
+		if (ret == -ENOSPC && rlfs_should_retry_alloc(sb, &retries))
+			continue;
+		if (ret < 0)
+			return ret;
+		if (err)
+			return err;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Punch [offset, offset + len): zero the partial blocks at the edges,
+ * drop the page cache over the whole blocks and unmap them.
+ */
+static int rlfs_punch(struct inode *inode, loff_t offset, loff_t len)
+{
+	loff_t end = offset + len;
+	loff_t first = round_up(offset, RLFS_BLOCK_SIZE);
+	loff_t last = round_down(end, RLFS_BLOCK_SIZE);
+	int err;
+
+	if (first > last)	/* inside one block */
+		return rlfs_zero_partial(inode, offset, len);
+	if (offset < first) {
+		err = rlfs_zero_partial(inode, offset, first - offset);
+		if (err)
+			return err;
+	}
+	if (end > last) {
+		err = rlfs_zero_partial(inode, last, end - last);
+		if (err)
+			return err;
+	}
+	if (first == last)
+		return 0;
+	truncate_pagecache_range(inode, first, last - 1);
+	return rlfs_punch_blocks(inode, first >> RLFS_BLOCK_BITS,
+				 (last - first) >> RLFS_BLOCK_BITS);
+}
+
+static long rlfs_fallocate(struct file *file, int mode, loff_t offset,
+			   loff_t len)
+{
+	struct inode *inode = file_inode(file);
+	struct address_space *mapping = inode->i_mapping;
+	int err;
+
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
+		     FALLOC_FL_ZERO_RANGE))
+		return -EOPNOTSUPP;
+	if (!S_ISREG(inode->i_mode))
+		return -EOPNOTSUPP;
+
+	inode_lock(inode);
+	err = file_modified(file);
+	if (err)
+		goto out;
+	/* No direct I/O in flight may still use the blocks we change. */
+	inode_dio_wait(inode);
+	filemap_invalidate_lock(mapping);
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
+		err = rlfs_punch(inode, offset, len);
+	} else if (mode & FALLOC_FL_ZERO_RANGE) {
+		err = rlfs_punch(inode, offset, len);
+		if (!err)
+			err = rlfs_alloc_range(inode, offset, len, mode);
+	} else {
+		err = rlfs_alloc_range(inode, offset, len, mode);
+	}
+	filemap_invalidate_unlock(mapping);
+out:
+	inode_unlock(inode);
+	return err;
+}
+
+/* Is anything mapped at or after @lblk? */
+static int rlfs_any_data_from(struct inode *inode, u64 lblk)
+{
+	u32 found;
+	int err;
+
+	if (lblk >= U32_MAX)
+		return 0;
+	err = rlfs_next_data(inode, lblk, &found);
+	if (err == -ENXIO)
+		return 0;
+	return err ? err : 1;
+}
+
+/*
+ * FIEMAP from the extent map, one extent at a time: i_map_sem is not held
+ * while fiemap_fill_next_extent() copies to user space (a fault there may
+ * read this very file).
+ */
+static int rlfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
+		       u64 start, u64 len)
+{
+	struct rlfs_map map;
+	u64 lblk, end;
+	u32 next;
+	int ret, more;
+
+	ret = fiemap_prep(inode, fieinfo, start, &len, 0);
+	if (ret)
+		return ret;
+	lblk = start >> RLFS_BLOCK_BITS;
+	end = min_t(u64, rlfs_blocks_of(start + len), U32_MAX);
+	while (lblk < end) {
+		map.m_lblk = lblk;
+		map.m_len = min_t(u64, end - lblk, RLFS_MAX_EXTENT_LEN);
+		ret = rlfs_map_blocks(NULL, inode, &map, 0);
+		if (ret < 0)
+			return ret;
+		if (!ret) {
+			ret = rlfs_next_data(inode, lblk, &next);
+			if (ret == -ENXIO)
+				break;
+			if (ret)
+				return ret;
+			lblk = next;
+			continue;
+		}
+		more = rlfs_any_data_from(inode, lblk + ret);
+		if (more < 0)
+			return more;
+		ret = fiemap_fill_next_extent(fieinfo, lblk << RLFS_BLOCK_BITS,
+					      map.m_pblk << RLFS_BLOCK_BITS,
+					      (u64)ret << RLFS_BLOCK_BITS,
+					      more ? 0 : FIEMAP_EXTENT_LAST);
+		if (ret < 0)
+			return ret;
+		if (ret == 1)
+			break;
+		lblk += map.m_len;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+const struct file_operations rlfs_file_operations = {
+	.llseek		= rlfs_file_llseek,
+	.read_iter	= generic_file_read_iter,
+	.write_iter	= generic_file_write_iter,
+	.mmap		= rlfs_file_mmap,
+	.open		= generic_file_open,
+	.fsync		= rlfs_fsync,
+	.fallocate	= rlfs_fallocate,
+	.unlocked_ioctl	= rlfs_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.splice_read	= rlfs_splice_read,
+	.splice_write	= iter_file_splice_write,
+};
+
+const struct inode_operations rlfs_file_inode_operations = {
+	.setattr	= rlfs_setattr,
+	.getattr	= rlfs_getattr,
+	.listxattr	= rlfs_listxattr,
+	.fileattr_get	= rlfs_fileattr_get,
+	.fileattr_set	= rlfs_fileattr_set,
+	.fiemap		= rlfs_fiemap,
+};

@@ -1,0 +1,949 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * reflinkfs refcount tree storage: a B+tree of refcount records keyed by
+ * physical block.  The reference-count logic built on it is in refcount.c.
+ *
+ * Theory of operation
+ *
+ * The root is the block s_refcount_root of the superblock (0: the tree is
+ * empty), with s_refcount_depth levels below it.  Every node is a
+ * refcount block (struct rlfs_refcount_block, owner 0): a node of depth 0
+ * (a leaf) holds records {start, len, refcount}, a node of depth d > 0
+ * holds indexes {key, child} to nodes of depth d - 1.
+ *
+ * Invariants, checked on every node read (rlfs_rc_check_node), on top of
+ * the magic, own block number, owner and crc that rlfs_read_meta checks:
+ *  - rh_max is RLFS_REFCOUNT_BLOCK_ENTRIES, 1 <= rh_entries <= rh_max and
+ *    rh_depth is the depth the parent (or the superblock) implies;
+ *  - records have len > 0 and refcount >= 2, are sorted by start, never
+ *    overlap and lie inside the node's key range; index keys strictly
+ *    increase and children are in the data area;
+ *  - a child reached through index i holds only blocks in [key(i),
+ *    key(i + 1)) (the parent's own upper bound for the last index), and
+ *    its first key is exactly key(i): rlfs_rc_fix_keys() keeps keys exact
+ *    whenever the first entry of a node changes;
+ *  - no node is empty: removing the last record frees the root.
+ *
+ * Walking: rlfs_rc_find_path() fills a struct rlfs_rc_path with one level
+ * per node, root first: the buffer and the position followed (index
+ * levels) or found (leaf: the last record starting at or before the
+ * block, -1 if none).
+ *
+ * The tree offers record operations to refcount.c, each a fresh walk:
+ * find (the record containing or following a block), insert, update (the
+ * caller keeps the records sorted and disjoint), delete, and reserve
+ * (make room in a leaf before a multi-record change, so that nothing can
+ * fail for lack of space half-way through it).  Room is made as in the
+ * extent tree: split the lowest node that must split and whose parent has
+ * room (half of the entries move to a new right sibling, or only the last
+ * one when the walk follows it), or, when every node up to the root is
+ * full, grow the tree: a new root with a single index to the old one.
+ * Each change is one round; the walk starts over after it.
+ *
+ * Deleting the last record of a node frees the node, and its ancestors
+ * that would become empty, and drops the index from the first ancestor
+ * that keeps entries; when the tree held nothing else, the root goes and
+ * s_refcount_root becomes 0.  After a delete a root index node with a
+ * single child is replaced by that child (the tree shrinks one level).
+ *
+ * Locking and journaling: the caller holds s_refcount_sem (shared for
+ * find, exclusive for changes) and, for changes, a jbd2 handle.  Every
+ * node change is get_write_access, change, rlfs_journal_dirty_meta;
+ * superblock changes are made under the superblock buffer lock and
+ * checksummed.  Tree blocks come from rlfs_alloc_blocks() and go back
+ * through rlfs_free_meta_block() (revoked: they are metadata), with no
+ * owning inode.  Creating the first record also sets
+ * RLFS_FEATURE_INCOMPAT_REFCOUNT.
+ */
+
+#include "reflinkfs.h"
+
+#define RLFS_RC_MAX_DEPTH	RLFS_MAX_EXTENT_DEPTH
+/* Upper bound of make-room rounds for one walk: a growth and a split per level. */
+#define RLFS_RC_MAX_ROUNDS	(2 * RLFS_RC_MAX_DEPTH + 4)
+
+static_assert(sizeof(struct rlfs_refcount_rec) ==
+	      sizeof(struct rlfs_refcount_idx));
+
+struct rlfs_rc_level {
+	struct buffer_head		*bh;
+	struct rlfs_refcount_header	*rh;
+	int				pos;	/* see the comment at the top */
+	u64				hi;	/* upper bound of the node's keys */
+};
+
+struct rlfs_rc_path {
+	int			depth;	/* depth of the tree */
+	struct rlfs_rc_level	lv[RLFS_RC_MAX_DEPTH + 1];
+};
+
+static inline struct rlfs_refcount_header *rlfs_rc_hdr(struct buffer_head *bh)
+{
+	return &((struct rlfs_refcount_block *)bh->b_data)->rb_rh;
+}
+
+static inline struct rlfs_refcount_rec *
+rlfs_rc_rec(struct rlfs_refcount_header *rh, int i)
+{
+	return (struct rlfs_refcount_rec *)(rh + 1) + i;
+}
+
+static inline struct rlfs_refcount_idx *
+rlfs_rc_idx(struct rlfs_refcount_header *rh, int i)
+{
+	return (struct rlfs_refcount_idx *)(rh + 1) + i;
+}
+
+static inline int rlfs_rc_entries(struct rlfs_refcount_header *rh)
+{
+	return le16_to_cpu(rh->rh_entries);
+}
+
+static inline int rlfs_rc_free_slots(struct rlfs_refcount_header *rh)
+{
+	return (int)RLFS_REFCOUNT_BLOCK_ENTRIES - rlfs_rc_entries(rh);
+}
+
+/* Key of entry i, record or index alike. */
+static inline u64 rlfs_rc_key(struct rlfs_refcount_header *rh, int i)
+{
+	return le64_to_cpu(rlfs_rc_rec(rh, i)->rc_start);
+}
+
+static inline u64 rlfs_rc_end(struct rlfs_refcount_rec *rec)
+{
+	return le64_to_cpu(rec->rc_start) + le32_to_cpu(rec->rc_len);
+}
+
+static inline u64 rlfs_rc_root(struct rlfs_sb_info *sbi)
+{
+	return le64_to_cpu(sbi->s_rsb->s_refcount_root);
+}
+
+static inline int rlfs_rc_depth(struct rlfs_sb_info *sbi)
+{
+	return le32_to_cpu(sbi->s_rsb->s_refcount_depth);
+}
+
+static void rlfs_rc_get(struct rlfs_refcount_header *rh, int i,
+			struct rlfs_rc_irec *irec)
+{
+	struct rlfs_refcount_rec *rec = rlfs_rc_rec(rh, i);
+
+	irec->start = le64_to_cpu(rec->rc_start);
+	irec->len = le32_to_cpu(rec->rc_len);
+	irec->refcount = le32_to_cpu(rec->rc_refcount);
+}
+
+static void rlfs_rc_set(struct rlfs_refcount_header *rh, int i,
+			const struct rlfs_rc_irec *irec)
+{
+	struct rlfs_refcount_rec *rec = rlfs_rc_rec(rh, i);
+
+	rec->rc_start = cpu_to_le64(irec->start);
+	rec->rc_len = cpu_to_le32(irec->len);
+	rec->rc_refcount = cpu_to_le32(irec->refcount);
+}
+
+/* Open a slot at position i, shifting the entries from i on. */
+static void rlfs_rc_entry_open(struct rlfs_refcount_header *rh, int i)
+{
+	int n = rlfs_rc_entries(rh);
+
+	memmove(rlfs_rc_rec(rh, i + 1), rlfs_rc_rec(rh, i),
+		(n - i) * sizeof(struct rlfs_refcount_rec));
+	rh->rh_entries = cpu_to_le16(n + 1);
+}
+
+/* Remove the entry at position i, zeroing the freed slot. */
+static void rlfs_rc_entry_delete(struct rlfs_refcount_header *rh, int i)
+{
+	int n = rlfs_rc_entries(rh);
+
+	memmove(rlfs_rc_rec(rh, i), rlfs_rc_rec(rh, i + 1),
+		(n - i - 1) * sizeof(struct rlfs_refcount_rec));
+	memset(rlfs_rc_rec(rh, n - 1), 0, sizeof(struct rlfs_refcount_rec));
+	rh->rh_entries = cpu_to_le16(n - 1);
+}
+
+/* Last entry whose key is <= blk, -1 if none (binary search). */
+static int rlfs_rc_search(struct rlfs_refcount_header *rh, u64 blk)
+{
+	int lo = 0, hi = rlfs_rc_entries(rh) - 1, found = -1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (rlfs_rc_key(rh, mid) <= blk) {
+			found = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return found;
+}
+
+/*
+ * Validate one node read from block @blocknr: header, order, bounds.
+ * Entries must lie in [lo, hi) and, but in the root, start exactly at lo.
+ * Returns 0 or -EFSCORRUPTED (reported).
+ */
+static int rlfs_rc_check_node(struct super_block *sb,
+			      struct rlfs_refcount_header *rh, u64 blocknr,
+			      int depth, u64 lo, u64 hi, bool root)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	int n = rlfs_rc_entries(rh);
+	const char *what;
+	u64 prev_end = lo;
+	int i = -1;
+
+	if (le16_to_cpu(rh->rh_max) != RLFS_REFCOUNT_BLOCK_ENTRIES) {
+		what = "bad rh_max";
+		goto bad;
+	}
+	if (n > RLFS_REFCOUNT_BLOCK_ENTRIES) {
+		what = "too many entries";
+		goto bad;
+	}
+	if (le16_to_cpu(rh->rh_depth) != depth) {
+		what = "unexpected depth";
+		goto bad;
+	}
+	if (n == 0) {
+		what = "empty node";
+		goto bad;
+	}
+	if (!root && rlfs_rc_key(rh, 0) != lo) {
+		i = 0;
+		what = "first key differs from the parent's key";
+		goto bad;
+	}
+	for (i = 0; i < n; i++) {
+		if (depth == 0) {
+			struct rlfs_refcount_rec *rec = rlfs_rc_rec(rh, i);
+			u64 start = le64_to_cpu(rec->rc_start);
+			u32 len = le32_to_cpu(rec->rc_len);
+
+			if (!len) {
+				what = "empty record";
+				goto bad;
+			}
+			if (le32_to_cpu(rec->rc_refcount) < 2) {
+				what = "record with a refcount below 2";
+				goto bad;
+			}
+			if (start < prev_end) {
+				what = "records out of order or overlapping";
+				goto bad;
+			}
+			if (start >= hi || len > hi - start) {
+				what = "record outside its key range";
+				goto bad;
+			}
+			prev_end = start + len;
+		} else {
+			struct rlfs_refcount_idx *ix = rlfs_rc_idx(rh, i);
+			u64 key = le64_to_cpu(ix->ri_start);
+			u64 blk = le64_to_cpu(ix->ri_blk);
+
+			if (key < prev_end || key >= hi) {
+				what = "indexes out of order or range";
+				goto bad;
+			}
+			if (blk < sbi->s_data_start || blk >= sbi->s_blocks) {
+				what = "index outside the data area";
+				goto bad;
+			}
+			prev_end = key + 1;
+		}
+	}
+	return 0;
+bad:
+	if (i >= 0)
+		rlfs_corrupt(sb, "refcount block %llu: %s at entry %d (key %llu)",
+			     blocknr, what, i, rlfs_rc_key(rh, i));
+	else
+		rlfs_corrupt(sb, "refcount block %llu: %s (entries %d max %u depth %u, expected depth %d)",
+			     blocknr, what, n, le16_to_cpu(rh->rh_max),
+			     le16_to_cpu(rh->rh_depth), depth);
+	return -EFSCORRUPTED;
+}
+
+/* Read and validate one node; see rlfs_rc_check_node(). */
+static struct buffer_head *rlfs_rc_read(struct super_block *sb, u64 blk,
+					int depth, u64 lo, u64 hi, bool root)
+{
+	struct buffer_head *bh;
+	int err;
+
+	bh = rlfs_read_meta(sb, blk, RLFS_REFCOUNT_MAGIC, 0);
+	if (IS_ERR(bh))
+		return bh;
+	err = rlfs_rc_check_node(sb, rlfs_rc_hdr(bh), blk, depth, lo, hi,
+				 root);
+	if (err) {
+		brelse(bh);
+		return ERR_PTR(err);
+	}
+	return bh;
+}
+
+/* Read and validate the root (the tree must not be empty). */
+static struct buffer_head *rlfs_rc_read_root(struct super_block *sb)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	u64 root = rlfs_rc_root(sbi);
+	int depth = rlfs_rc_depth(sbi);
+
+	if (root < sbi->s_data_start || root >= sbi->s_blocks ||
+	    depth > RLFS_RC_MAX_DEPTH) {
+		rlfs_corrupt(sb, "refcount tree root %llu (depth %d) outside the data area or too deep",
+			     root, depth);
+		return ERR_PTR(-EFSCORRUPTED);
+	}
+	return rlfs_rc_read(sb, root, depth, sbi->s_data_start, sbi->s_blocks,
+			    true);
+}
+
+static void rlfs_rc_release(struct rlfs_rc_path *path)
+{
+	int i;
+
+	for (i = 0; i <= path->depth; i++) {
+		brelse(path->lv[i].bh);
+		path->lv[i].bh = NULL;
+	}
+}
+
+/* Read the child that lv[level].pos points to into lv[level + 1]. */
+static int rlfs_rc_descend(struct super_block *sb, struct rlfs_rc_path *path,
+			   int level)
+{
+	struct rlfs_rc_level *up = &path->lv[level];
+	struct rlfs_rc_level *down = &path->lv[level + 1];
+	int n = rlfs_rc_entries(up->rh);
+	u64 blk = le64_to_cpu(rlfs_rc_idx(up->rh, up->pos)->ri_blk);
+	u64 lo = rlfs_rc_key(up->rh, up->pos);
+	u64 hi = up->pos + 1 < n ? rlfs_rc_key(up->rh, up->pos + 1) : up->hi;
+	struct buffer_head *bh;
+
+	bh = rlfs_rc_read(sb, blk, path->depth - level - 1, lo, hi, false);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	brelse(down->bh);
+	down->bh = bh;
+	down->rh = rlfs_rc_hdr(bh);
+	down->pos = -1;
+	down->hi = hi;
+	return 0;
+}
+
+/*
+ * Walk from the root to the leaf whose key range holds @blk.  At index
+ * levels pos is the last index whose key is <= blk (0 if blk precedes
+ * them all); at the leaf it is the last record starting at or before blk,
+ * or -1.  The tree must not be empty.  On success the caller must
+ * rlfs_rc_release().
+ */
+static int rlfs_rc_find_path(struct super_block *sb, u64 blk,
+			     struct rlfs_rc_path *path)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct buffer_head *bh;
+	int level, err;
+
+	memset(path, 0, sizeof(*path));
+	bh = rlfs_rc_read_root(sb);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	path->depth = rlfs_rc_depth(sbi);
+	path->lv[0].bh = bh;
+	path->lv[0].rh = rlfs_rc_hdr(bh);
+	path->lv[0].hi = sbi->s_blocks;
+	for (level = 0; level < path->depth; level++) {
+		struct rlfs_rc_level *lv = &path->lv[level];
+
+		lv->pos = max(rlfs_rc_search(lv->rh, blk), 0);
+		err = rlfs_rc_descend(sb, path, level);
+		if (err) {
+			rlfs_rc_release(path);
+			return err;
+		}
+	}
+	path->lv[path->depth].pos = rlfs_rc_search(path->lv[path->depth].rh,
+						   blk);
+	return 0;
+}
+
+/*
+ * First key after the leaf position of @path: the next record of the leaf
+ * or the key of the next subtree.  U64_MAX if there is none.
+ */
+static u64 rlfs_rc_next_key(struct rlfs_rc_path *path)
+{
+	int level;
+
+	for (level = path->depth; level >= 0; level--) {
+		struct rlfs_rc_level *lv = &path->lv[level];
+
+		if (lv->pos + 1 < rlfs_rc_entries(lv->rh))
+			return rlfs_rc_key(lv->rh, lv->pos + 1);
+	}
+	return U64_MAX;
+}
+
+static int rlfs_rc_access(handle_t *handle, struct super_block *sb,
+			  struct rlfs_rc_level *lv)
+{
+	return rlfs_journal_get_write_access(handle, sb, lv->bh);
+}
+
+static int rlfs_rc_dirty(handle_t *handle, struct rlfs_rc_level *lv)
+{
+	return rlfs_journal_dirty_meta(handle, lv->bh);
+}
+
+/* Point the superblock at a new root (0: empty tree). */
+static int rlfs_rc_set_root(handle_t *handle, struct super_block *sb,
+			    u64 root, int depth)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct rlfs_super *rsb = sbi->s_rsb;
+	int err;
+
+	err = rlfs_journal_get_write_access(handle, sb, sbi->s_sbh);
+	if (err)
+		return err;
+	lock_buffer(sbi->s_sbh);
+	rsb->s_refcount_root = cpu_to_le64(root);
+	rsb->s_refcount_depth = cpu_to_le32(depth);
+	if (root)
+		rsb->s_feature_incompat |=
+			cpu_to_le64(RLFS_FEATURE_INCOMPAT_REFCOUNT);
+	rlfs_super_csum_set(sb);
+	unlock_buffer(sbi->s_sbh);
+	return rlfs_journal_dirty(handle, sbi->s_sbh);
+}
+
+/*
+ * The first key of the node at @level may have changed: update the index
+ * pointing to it, and further up while that index is the first entry.
+ */
+static int rlfs_rc_fix_keys(handle_t *handle, struct super_block *sb,
+			    struct rlfs_rc_path *path, int level)
+{
+	int err;
+
+	for (; level > 0; level--) {
+		struct rlfs_rc_level *up = &path->lv[level - 1];
+		struct rlfs_refcount_idx *ix = rlfs_rc_idx(up->rh, up->pos);
+		u64 key = rlfs_rc_key(path->lv[level].rh, 0);
+
+		if (le64_to_cpu(ix->ri_start) == key)
+			return 0;
+		err = rlfs_rc_access(handle, sb, up);
+		if (err)
+			return err;
+		ix->ri_start = cpu_to_le64(key);
+		err = rlfs_rc_dirty(handle, up);
+		if (err)
+			return err;
+		if (up->pos != 0)
+			return 0;
+	}
+	return 0;
+}
+
+/* Allocate and initialise an empty node of the given depth near @goal. */
+static struct buffer_head *rlfs_rc_new_node(handle_t *handle,
+					    struct super_block *sb, u64 goal,
+					    int depth)
+{
+	struct rlfs_refcount_header *rh;
+	struct buffer_head *bh;
+	u32 count = 1;
+	u64 blk;
+	int err;
+
+	err = rlfs_alloc_blocks(handle, NULL, goal, &count, &blk);
+	if (err)
+		return ERR_PTR(err);
+	bh = rlfs_new_meta(handle, sb, blk, RLFS_REFCOUNT_MAGIC, 0);
+	if (IS_ERR(bh)) {
+		rlfs_free_meta_block(handle, NULL, blk);
+		return bh;
+	}
+	rh = rlfs_rc_hdr(bh);
+	rh->rh_max = cpu_to_le16(RLFS_REFCOUNT_BLOCK_ENTRIES);
+	rh->rh_depth = cpu_to_le16(depth);
+	return bh;
+}
+
+/* Grow the tree by one level: a new root indexing the old one. */
+static int rlfs_rc_grow(handle_t *handle, struct super_block *sb,
+			struct rlfs_rc_path *path)
+{
+	struct rlfs_rc_level *old = &path->lv[0];
+	struct rlfs_refcount_idx *ix;
+	struct buffer_head *bh;
+	int err;
+
+	if (path->depth >= RLFS_RC_MAX_DEPTH) {
+		rlfs_err(sb, "refcount tree at maximum depth %d",
+			 RLFS_RC_MAX_DEPTH);
+		return -ENOSPC;
+	}
+	bh = rlfs_rc_new_node(handle, sb, old->bh->b_blocknr, path->depth + 1);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	ix = rlfs_rc_idx(rlfs_rc_hdr(bh), 0);
+	ix->ri_start = cpu_to_le64(rlfs_rc_key(old->rh, 0));
+	ix->ri_blk = cpu_to_le64(old->bh->b_blocknr);
+	rlfs_rc_hdr(bh)->rh_entries = cpu_to_le16(1);
+	err = rlfs_journal_dirty_meta(handle, bh);
+	if (!err)
+		err = rlfs_rc_set_root(handle, sb, bh->b_blocknr,
+				       path->depth + 1);
+	brelse(bh);
+	return err;
+}
+
+/*
+ * Split the node at @level (>= 1) whose parent has room: the upper
+ * entries move to a new right sibling, indexed in the parent right after
+ * it.  When the walk follows the last entry only that one moves, so that
+ * appending fills nodes completely.
+ */
+static int rlfs_rc_split(handle_t *handle, struct super_block *sb,
+			 struct rlfs_rc_path *path, int level)
+{
+	struct rlfs_rc_level *cur = &path->lv[level];
+	struct rlfs_rc_level *up = &path->lv[level - 1];
+	int n = rlfs_rc_entries(cur->rh);
+	int split = cur->pos == n - 1 ? n - 1 : n / 2;
+	struct rlfs_refcount_header *rh;
+	struct rlfs_refcount_idx *ix;
+	struct buffer_head *bh;
+	int err;
+
+	if (WARN_ON_ONCE(n < 2))
+		return -EIO;
+	err = rlfs_rc_access(handle, sb, up);
+	if (!err)
+		err = rlfs_rc_access(handle, sb, cur);
+	if (err)
+		return err;
+	bh = rlfs_rc_new_node(handle, sb, cur->bh->b_blocknr,
+			      le16_to_cpu(cur->rh->rh_depth));
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	rh = rlfs_rc_hdr(bh);
+	memcpy(rlfs_rc_rec(rh, 0), rlfs_rc_rec(cur->rh, split),
+	       (n - split) * sizeof(struct rlfs_refcount_rec));
+	rh->rh_entries = cpu_to_le16(n - split);
+	err = rlfs_journal_dirty_meta(handle, bh);
+	if (err)
+		goto out;
+
+	memset(rlfs_rc_rec(cur->rh, split), 0,
+	       (n - split) * sizeof(struct rlfs_refcount_rec));
+	cur->rh->rh_entries = cpu_to_le16(split);
+	err = rlfs_rc_dirty(handle, cur);
+	if (err)
+		goto out;
+
+	rlfs_rc_entry_open(up->rh, up->pos + 1);
+	ix = rlfs_rc_idx(up->rh, up->pos + 1);
+	ix->ri_start = cpu_to_le64(rlfs_rc_key(rh, 0));
+	ix->ri_blk = cpu_to_le64(bh->b_blocknr);
+	err = rlfs_rc_dirty(handle, up);
+out:
+	brelse(bh);
+	return err;
+}
+
+/*
+ * Make one change towards @need free slots in the leaf of @path: split
+ * the lowest node that must split and whose parent has room, or grow the
+ * tree when every node up to the root is full.  The caller walks again
+ * and repeats until the leaf has room.
+ */
+static int rlfs_rc_make_room(handle_t *handle, struct super_block *sb,
+			     struct rlfs_rc_path *path, int need)
+{
+	int level = path->depth;
+
+	if (rlfs_rc_free_slots(path->lv[level].rh) >= need)
+		return 0;
+	while (level > 0 && !rlfs_rc_free_slots(path->lv[level - 1].rh))
+		level--;
+	if (level == 0)
+		return rlfs_rc_grow(handle, sb, path);
+	return rlfs_rc_split(handle, sb, path, level);
+}
+
+/*
+ * Walk to the leaf for @blk and make room there for @need entries.  On
+ * success the path is held (rlfs_rc_release()).
+ */
+static int rlfs_rc_walk_room(handle_t *handle, struct super_block *sb,
+			     u64 blk, int need, struct rlfs_rc_path *path)
+{
+	int round, err;
+
+	for (round = 0; ; round++) {
+		err = rlfs_rc_find_path(sb, blk, path);
+		if (err)
+			return err;
+		if (rlfs_rc_free_slots(path->lv[path->depth].rh) >= need)
+			return 0;
+		if (WARN_ON_ONCE(round >= RLFS_RC_MAX_ROUNDS))
+			err = -EIO;
+		else
+			err = rlfs_rc_make_room(handle, sb, path, need);
+		rlfs_rc_release(path);
+		if (err)
+			return err;
+	}
+}
+
+/* Records handed in by refcount.c must be sane: a bug otherwise. */
+static bool rlfs_rc_bad_irec(struct super_block *sb,
+			     const struct rlfs_rc_irec *rec)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+
+	return WARN_ON_ONCE(!rec->len || rec->refcount < 2 ||
+			    rec->start < sbi->s_data_start ||
+			    rec->start >= sbi->s_blocks ||
+			    rec->len > sbi->s_blocks - rec->start);
+}
+
+/* Find the record that starts exactly at @start: its leaf position. */
+static int rlfs_rc_find_exact(struct super_block *sb, u64 start,
+			      struct rlfs_rc_path *path)
+{
+	struct rlfs_rc_level *leaf;
+	int err;
+
+	err = rlfs_rc_find_path(sb, start, path);
+	if (err)
+		return err;
+	leaf = &path->lv[path->depth];
+	if (WARN_ON_ONCE(leaf->pos < 0 ||
+			 rlfs_rc_key(leaf->rh, leaf->pos) != start)) {
+		rlfs_rc_release(path);
+		return -EIO;
+	}
+	return 0;
+}
+
+/**
+ * rlfs_rctree_find - the record containing or following a block
+ * @sb: the filesystem; s_refcount_sem held
+ * @pblk: physical block
+ * @rec: out: the first record that ends after @pblk
+ *
+ * Returns 1 and the record, 0 when no record ends after @pblk, or -errno.
+ */
+int rlfs_rctree_find(struct super_block *sb, u64 pblk,
+		     struct rlfs_rc_irec *rec)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct rlfs_rc_level *leaf;
+	struct rlfs_rc_path path;
+	int pos, err;
+	u64 next;
+
+	lockdep_assert_held(&sbi->s_refcount_sem);
+	if (!rlfs_rc_root(sbi))
+		return 0;
+	err = rlfs_rc_find_path(sb, pblk, &path);
+	if (err)
+		return err;
+	leaf = &path.lv[path.depth];
+	pos = leaf->pos;
+	if (pos < 0 || rlfs_rc_end(rlfs_rc_rec(leaf->rh, pos)) <= pblk)
+		pos++;
+	if (pos < rlfs_rc_entries(leaf->rh)) {
+		rlfs_rc_get(leaf->rh, pos, rec);
+		rlfs_rc_release(&path);
+		return 1;
+	}
+	/* The first record of the next leaf starts at the next key. */
+	next = rlfs_rc_next_key(&path);
+	rlfs_rc_release(&path);
+	if (next == U64_MAX)
+		return 0;
+	err = rlfs_rc_find_exact(sb, next, &path);
+	if (err)
+		return err;
+	leaf = &path.lv[path.depth];
+	rlfs_rc_get(leaf->rh, leaf->pos, rec);
+	rlfs_rc_release(&path);
+	return 1;
+}
+
+/**
+ * rlfs_rctree_reserve - make room for new records next to a block
+ * @handle: running handle
+ * @sb: the filesystem; s_refcount_sem held for writing
+ * @pblk: a block inside an existing record
+ * @slots: records that will be inserted right after that record (<= 2)
+ *
+ * After this, inserting up to @slots records that follow the record
+ * holding @pblk (with no other record in between) needs no split, so a
+ * multi-record change cannot fail half-way for lack of space.  Returns 0
+ * or -errno (-ENOSPC), with the records unchanged.
+ */
+int rlfs_rctree_reserve(handle_t *handle, struct super_block *sb, u64 pblk,
+			int slots)
+{
+	struct rlfs_rc_path path;
+	int err;
+
+	lockdep_assert_held_write(&RLFS_SB(sb)->s_refcount_sem);
+	if (!rlfs_rc_root(RLFS_SB(sb)))
+		return 0;
+	err = rlfs_rc_walk_room(handle, sb, pblk, slots, &path);
+	if (!err)
+		rlfs_rc_release(&path);
+	return err;
+}
+
+/* Insert into an empty tree: a root leaf holding @rec. */
+static int rlfs_rc_new_root(handle_t *handle, struct super_block *sb,
+			    const struct rlfs_rc_irec *rec)
+{
+	struct buffer_head *bh;
+	int err;
+
+	bh = rlfs_rc_new_node(handle, sb, 0, 0);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	rlfs_rc_set(rlfs_rc_hdr(bh), 0, rec);
+	rlfs_rc_hdr(bh)->rh_entries = cpu_to_le16(1);
+	err = rlfs_journal_dirty_meta(handle, bh);
+	if (!err)
+		err = rlfs_rc_set_root(handle, sb, bh->b_blocknr, 0);
+	brelse(bh);
+	return err;
+}
+
+/**
+ * rlfs_rctree_insert - add a record
+ * @handle: running handle
+ * @sb: the filesystem; s_refcount_sem held for writing
+ * @rec: the record; no existing record may overlap it
+ *
+ * Splits full nodes and grows the tree as needed.  Returns 0 or -errno
+ * (-ENOSPC: no block for a new node, or the tree is at maximum depth).
+ */
+int rlfs_rctree_insert(handle_t *handle, struct super_block *sb,
+		       const struct rlfs_rc_irec *rec)
+{
+	struct rlfs_rc_level *leaf;
+	struct rlfs_rc_path path;
+	int pos, err;
+
+	lockdep_assert_held_write(&RLFS_SB(sb)->s_refcount_sem);
+	if (rlfs_rc_bad_irec(sb, rec))
+		return -EINVAL;
+	if (!rlfs_rc_root(RLFS_SB(sb)))
+		return rlfs_rc_new_root(handle, sb, rec);
+	err = rlfs_rc_walk_room(handle, sb, rec->start, 1, &path);
+	if (err)
+		return err;
+	leaf = &path.lv[path.depth];
+	pos = leaf->pos + 1;
+	if (WARN_ON_ONCE((pos > 0 &&
+			  rlfs_rc_end(rlfs_rc_rec(leaf->rh, pos - 1)) >
+			  rec->start) ||
+			 rec->start + rec->len > rlfs_rc_next_key(&path))) {
+		err = -EEXIST;		/* overlaps an existing record */
+		goto out;
+	}
+	err = rlfs_rc_access(handle, sb, leaf);
+	if (err)
+		goto out;
+	rlfs_rc_entry_open(leaf->rh, pos);
+	rlfs_rc_set(leaf->rh, pos, rec);
+	err = rlfs_rc_dirty(handle, leaf);
+	if (!err && pos == 0)
+		err = rlfs_rc_fix_keys(handle, sb, &path, path.depth);
+out:
+	rlfs_rc_release(&path);
+	return err;
+}
+
+/**
+ * rlfs_rctree_update - rewrite a record in place
+ * @handle: running handle
+ * @sb: the filesystem; s_refcount_sem held for writing
+ * @start: start of the existing record
+ * @rec: its new value, which must keep the records sorted and disjoint
+ *
+ * Returns 0 or -errno.
+ */
+int rlfs_rctree_update(handle_t *handle, struct super_block *sb, u64 start,
+		       const struct rlfs_rc_irec *rec)
+{
+	struct rlfs_rc_level *leaf;
+	struct rlfs_rc_path path;
+	int pos, err;
+
+	lockdep_assert_held_write(&RLFS_SB(sb)->s_refcount_sem);
+	if (rlfs_rc_bad_irec(sb, rec))
+		return -EINVAL;
+	err = rlfs_rc_find_exact(sb, start, &path);
+	if (err)
+		return err;
+	leaf = &path.lv[path.depth];
+	pos = leaf->pos;
+	if (WARN_ON_ONCE((pos > 0 &&
+			  rlfs_rc_end(rlfs_rc_rec(leaf->rh, pos - 1)) >
+			  rec->start) ||
+			 rec->start + rec->len > rlfs_rc_next_key(&path))) {
+		err = -EEXIST;
+		goto out;
+	}
+	err = rlfs_rc_access(handle, sb, leaf);
+	if (err)
+		goto out;
+	rlfs_rc_set(leaf->rh, pos, rec);
+	err = rlfs_rc_dirty(handle, leaf);
+	if (!err && pos == 0 && rec->start != start)
+		err = rlfs_rc_fix_keys(handle, sb, &path, path.depth);
+out:
+	rlfs_rc_release(&path);
+	return err;
+}
+
+/*
+ * The node at @level is losing its only entry: free it, and its parents
+ * that would become empty too, and drop the index from the first
+ * ancestor that keeps entries.  With no such ancestor the tree is empty.
+ */
+static int rlfs_rc_remove_node(handle_t *handle, struct super_block *sb,
+			       struct rlfs_rc_path *path, int level)
+{
+	struct rlfs_rc_level *up;
+	int top = level, l, err;
+
+	while (top > 0 && rlfs_rc_entries(path->lv[top - 1].rh) == 1)
+		top--;
+	if (top == 0) {
+		err = rlfs_rc_set_root(handle, sb, 0, 0);
+	} else {
+		up = &path->lv[top - 1];
+		err = rlfs_rc_access(handle, sb, up);
+		if (err)
+			return err;
+		rlfs_rc_entry_delete(up->rh, up->pos);
+		err = rlfs_rc_dirty(handle, up);
+	}
+	for (l = level; !err && l >= top; l--)
+		err = rlfs_free_meta_block(handle, NULL,
+					   path->lv[l].bh->b_blocknr);
+	if (!err && top > 0 && path->lv[top - 1].pos == 0)
+		err = rlfs_rc_fix_keys(handle, sb, path, top - 1);
+	return err;
+}
+
+/* Replace a root index node that has a single child by that child. */
+static int rlfs_rc_shrink(handle_t *handle, struct super_block *sb)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	int depth = rlfs_rc_depth(sbi);
+	struct buffer_head *bh;
+	int err = 0;
+
+	if (!rlfs_rc_root(sbi) || !depth)
+		return 0;
+	bh = rlfs_rc_read_root(sb);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	if (rlfs_rc_entries(rlfs_rc_hdr(bh)) == 1) {
+		u64 child = le64_to_cpu(rlfs_rc_idx(rlfs_rc_hdr(bh), 0)->ri_blk);
+
+		err = rlfs_rc_set_root(handle, sb, child, depth - 1);
+		if (!err)
+			err = rlfs_free_meta_block(handle, NULL, bh->b_blocknr);
+	}
+	brelse(bh);
+	return err;
+}
+
+/**
+ * rlfs_rctree_delete - remove a record
+ * @handle: running handle
+ * @sb: the filesystem; s_refcount_sem held for writing
+ * @start: start of the record
+ *
+ * Frees the nodes this empties and shrinks the root by one level when it
+ * is left with a single child.  Returns 0 or -errno.
+ */
+int rlfs_rctree_delete(handle_t *handle, struct super_block *sb, u64 start)
+{
+	struct rlfs_rc_level *leaf;
+	struct rlfs_rc_path path;
+	int err;
+
+	lockdep_assert_held_write(&RLFS_SB(sb)->s_refcount_sem);
+	err = rlfs_rc_find_exact(sb, start, &path);
+	if (err)
+		return err;
+	leaf = &path.lv[path.depth];
+	if (rlfs_rc_entries(leaf->rh) == 1) {
+		err = rlfs_rc_remove_node(handle, sb, &path, path.depth);
+	} else {
+		err = rlfs_rc_access(handle, sb, leaf);
+		if (!err) {
+			rlfs_rc_entry_delete(leaf->rh, leaf->pos);
+			err = rlfs_rc_dirty(handle, leaf);
+		}
+		if (!err && leaf->pos == 0)
+			err = rlfs_rc_fix_keys(handle, sb, &path, path.depth);
+	}
+	rlfs_rc_release(&path);
+	if (err)
+		return err;
+	return rlfs_rc_shrink(handle, sb);
+}
+
+/**
+ * rlfs_rctree_check_root - validate the root at mount
+ * @sb: the filesystem
+ *
+ * The root must be 0 with depth 0 (empty tree), or a block in the data
+ * area holding a valid node of depth s_refcount_depth <=
+ * RLFS_MAX_EXTENT_DEPTH; a tree needs RLFS_FEATURE_INCOMPAT_REFCOUNT.
+ * Returns 0 or -EFSCORRUPTED (reported).
+ */
+int rlfs_rctree_check_root(struct super_block *sb)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	u64 root = rlfs_rc_root(sbi);
+	int depth = rlfs_rc_depth(sbi);
+	struct buffer_head *bh;
+
+	if (!root) {
+		if (!depth)
+			return 0;
+		rlfs_corrupt(sb, "empty refcount tree with depth %d", depth);
+		return -EFSCORRUPTED;
+	}
+	if (!(le64_to_cpu(sbi->s_rsb->s_feature_incompat) &
+	      RLFS_FEATURE_INCOMPAT_REFCOUNT)) {
+		rlfs_corrupt(sb, "refcount tree root %llu without the refcount feature",
+			     root);
+		return -EFSCORRUPTED;
+	}
+	bh = rlfs_rc_read_root(sb);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	brelse(bh);
+	return 0;
+}

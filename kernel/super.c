@@ -1,0 +1,1001 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * reflinkfs: the superblock.  Mount options and the fs_context, mounting
+ * (superblock verification, journal load, free counts, orphan recovery),
+ * remount, unmount, statfs, sync and freeze, error reporting with the
+ * errors= policy, the orphan list, and module init/exit.
+ */
+#include <linux/module.h>
+#include <linux/blkdev.h>
+#include <linux/fs_context.h>
+#include <linux/fs_parser.h>
+#include <linux/seq_file.h>
+#include <linux/statfs.h>
+#include <linux/workqueue.h>
+#include "reflinkfs.h"
+
+/* ---- messages and errors ------------------------------------------- */
+
+void __rlfs_msg(struct super_block *sb, const char *level, const char *fmt,
+		...)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct va_format vaf;
+	va_list args;
+
+	if (sbi && !__ratelimit(&sbi->s_msg_ratelimit))
+		return;
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	switch (printk_get_level(level)) {
+	case '3':
+		pr_err("reflinkfs (%pg): %pV\n", sb->s_bdev, &vaf);
+		break;
+	case '4':
+		pr_warn("reflinkfs (%pg): %pV\n", sb->s_bdev, &vaf);
+		break;
+	case '6':
+		pr_info("reflinkfs (%pg): %pV\n", sb->s_bdev, &vaf);
+		break;
+	default:
+		pr_notice("reflinkfs (%pg): %pV\n", sb->s_bdev, &vaf);
+		break;
+	}
+	va_end(args);
+}
+
+/*
+ * Set RLFS_STATE_ERROR in the superblock, in a transaction.  Once the
+ * journal is aborted nothing is written: the superblock buffer may hold
+ * changes of transactions that will never commit, and jbd2 has recorded
+ * the error in the journal superblock, which the next mount reports.
+ */
+static void rlfs_error_work(struct work_struct *work)
+{
+	struct rlfs_sb_info *sbi = container_of(work, struct rlfs_sb_info,
+						s_error_work);
+	struct super_block *sb = sbi->s_sb;
+	struct rlfs_super *rsb = sbi->s_rsb;
+	handle_t *handle;
+
+	if (le32_to_cpu(rsb->s_state) & RLFS_STATE_ERROR)
+		return;
+	if (!sb_start_intwrite_trylock(sb)) {
+		/*
+		 * Frozen: the journal is empty and the superblock is written
+		 * directly at thaw, so setting the bit in memory is enough.
+		 */
+		lock_buffer(sbi->s_sbh);
+		rsb->s_state |= cpu_to_le32(RLFS_STATE_ERROR);
+		rlfs_super_csum_set(sb);
+		unlock_buffer(sbi->s_sbh);
+		return;
+	}
+	handle = rlfs_journal_start(sb, RLFS_SB_CREDITS);
+	if (!IS_ERR(handle)) {
+		if (!rlfs_journal_get_write_access(handle, sb, sbi->s_sbh)) {
+			lock_buffer(sbi->s_sbh);
+			rsb->s_state |= cpu_to_le32(RLFS_STATE_ERROR);
+			rlfs_super_csum_set(sb);
+			unlock_buffer(sbi->s_sbh);
+			rlfs_journal_dirty(handle, sbi->s_sbh);
+		}
+		rlfs_journal_stop(handle);
+	}
+	sb_end_intwrite(sb);
+}
+
+void __rlfs_corrupt(struct super_block *sb, const char *func, const char *fmt,
+		    ...)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct va_format vaf;
+	va_list args;
+
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	if (!sbi || __ratelimit(&sbi->s_msg_ratelimit))
+		pr_crit("reflinkfs (%pg): corruption in %s: %pV\n",
+			sb->s_bdev, func, &vaf);
+	va_end(args);
+
+	if (!sbi || !sbi->s_journal)
+		return;		/* still mounting: the mount fails */
+	if (!sb_rdonly(sb))
+		schedule_work(&sbi->s_error_work);
+
+	if (sbi->s_mount_opt & RLFS_MOUNT_ERRORS_PANIC)
+		panic("reflinkfs (%pg): panic forced after error\n",
+		      sb->s_bdev);
+	if ((sbi->s_mount_opt & RLFS_MOUNT_ERRORS_RO) && !sb_rdonly(sb)) {
+		pr_crit("reflinkfs (%pg): remounting filesystem read-only\n",
+			sb->s_bdev);
+		jbd2_journal_abort(sbi->s_journal, -EFSCORRUPTED);
+		/* As ext4: make the read-only state visible before returning. */
+		smp_wmb();
+		sb->s_flags |= SB_RDONLY;
+	}
+}
+
+/* ---- superblock writes ---------------------------------------------- */
+
+void rlfs_super_csum_set(struct super_block *sb)
+{
+	struct rlfs_super *rsb = RLFS_SB(sb)->s_rsb;
+
+	rsb->s_crc = cpu_to_le32(rlfs_crc(rsb, sizeof(*rsb),
+					  offsetof(struct rlfs_super, s_crc)));
+}
+
+/*
+ * Write the superblock directly, bypassing the journal: only when the
+ * journal is flushed with updates locked, destroyed, or not loaded.
+ */
+int rlfs_commit_super(struct super_block *sb, bool sync)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct rlfs_super *rsb = sbi->s_rsb;
+	struct buffer_head *sbh = sbi->s_sbh;
+	int err = 0;
+
+	lock_buffer(sbh);
+	rsb->s_free_blocks =
+		cpu_to_le64(percpu_counter_sum_positive(&sbi->s_free_blocks));
+	rsb->s_free_inodes =
+		cpu_to_le64(percpu_counter_sum_positive(&sbi->s_free_inodes));
+	rsb->s_write_time = cpu_to_le64(ktime_get_real_seconds());
+	spin_lock(&sbi->s_gen_lock);
+	rsb->s_next_generation = cpu_to_le32(sbi->s_next_generation);
+	spin_unlock(&sbi->s_gen_lock);
+	rlfs_super_csum_set(sb);
+	if (buffer_write_io_error(sbh) || !buffer_uptodate(sbh)) {
+		/* A previous write failed: the in-memory copy is still good. */
+		clear_buffer_write_io_error(sbh);
+		set_buffer_uptodate(sbh);
+	}
+	unlock_buffer(sbh);
+	mark_buffer_dirty(sbh);
+	if (sync) {
+		err = sync_dirty_buffer(sbh);
+		if (err)
+			rlfs_err(sb, "block 0: superblock write failed: %d",
+				 err);
+	}
+	return err;
+}
+
+/* Set and clear s_state bits inside a transaction. */
+static int rlfs_journal_state(struct super_block *sb, u32 set, u32 clear,
+			      bool count_mount)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct rlfs_super *rsb = sbi->s_rsb;
+	handle_t *handle;
+	int err, err2;
+
+	handle = rlfs_journal_start(sb, RLFS_SB_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	err = rlfs_journal_get_write_access(handle, sb, sbi->s_sbh);
+	if (!err) {
+		lock_buffer(sbi->s_sbh);
+		rsb->s_state = cpu_to_le32((le32_to_cpu(rsb->s_state) & ~clear) |
+					   set);
+		if (count_mount) {
+			le32_add_cpu(&rsb->s_mount_count, 1);
+			rsb->s_mount_time = cpu_to_le64(ktime_get_real_seconds());
+		}
+		spin_lock(&sbi->s_gen_lock);
+		rsb->s_next_generation = cpu_to_le32(sbi->s_next_generation);
+		spin_unlock(&sbi->s_gen_lock);
+		rsb->s_write_time = cpu_to_le64(ktime_get_real_seconds());
+		rlfs_super_csum_set(sb);
+		unlock_buffer(sbi->s_sbh);
+		err = rlfs_journal_dirty(handle, sbi->s_sbh);
+	}
+	err2 = rlfs_journal_stop(handle);
+	return err ? err : err2;
+}
+
+/* ---- orphans -------------------------------------------------------- */
+
+/* Point the list head in the superblock at ino. */
+static int rlfs_set_orphan_head(handle_t *handle, struct super_block *sb,
+				u64 ino)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	int err;
+
+	err = rlfs_journal_get_write_access(handle, sb, sbi->s_sbh);
+	if (err)
+		return err;
+	lock_buffer(sbi->s_sbh);
+	sbi->s_rsb->s_orphan_head = cpu_to_le64(ino);
+	rlfs_super_csum_set(sb);
+	unlock_buffer(sbi->s_sbh);
+	return rlfs_journal_dirty(handle, sbi->s_sbh);
+}
+
+int rlfs_orphan_add(handle_t *handle, struct inode *inode)
+{
+	struct super_block *sb = inode->i_sb;
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct rlfs_inode_info *ei = RLFS_I(inode);
+	u64 old_next;
+	int err;
+
+	mutex_lock(&sbi->s_orphan_lock);
+	if (!list_empty(&ei->i_orphan)) {
+		err = 0;
+		goto out;
+	}
+	old_next = ei->i_next_orphan;
+	ei->i_next_orphan = le64_to_cpu(sbi->s_rsb->s_orphan_head);
+	err = rlfs_mark_inode_dirty(handle, inode);
+	if (err) {
+		ei->i_next_orphan = old_next;
+		goto out;
+	}
+	err = rlfs_set_orphan_head(handle, sb, inode->i_ino);
+	if (err)
+		goto out;
+	list_add(&ei->i_orphan, &sbi->s_orphans);
+out:
+	mutex_unlock(&sbi->s_orphan_lock);
+	return err;
+}
+
+/*
+ * Take an inode off the orphan list.  With a NULL handle only the
+ * in-memory list is changed (the inode stays on the on-disk list, which
+ * the next read-write mount processes), as ext4 does.
+ */
+int rlfs_orphan_del(handle_t *handle, struct inode *inode)
+{
+	struct super_block *sb = inode->i_sb;
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct rlfs_inode_info *ei = RLFS_I(inode);
+	u64 next;
+	int err = 0;
+
+	mutex_lock(&sbi->s_orphan_lock);
+	if (list_empty(&ei->i_orphan))
+		goto out;
+	if (!handle) {
+		list_del_init(&ei->i_orphan);
+		goto out;
+	}
+	next = ei->i_next_orphan;
+	if (ei->i_orphan.prev == &sbi->s_orphans) {
+		err = rlfs_set_orphan_head(handle, sb, next);
+	} else {
+		struct rlfs_inode_info *prev;
+
+		prev = list_prev_entry(ei, i_orphan);
+		prev->i_next_orphan = next;
+		err = rlfs_mark_inode_dirty(handle, &prev->vfs_inode);
+	}
+	list_del_init(&ei->i_orphan);
+	if (err)
+		goto out;
+	ei->i_next_orphan = 0;
+	err = rlfs_mark_inode_dirty(handle, inode);
+out:
+	mutex_unlock(&sbi->s_orphan_lock);
+	return err;
+}
+
+/*
+ * Finish what crashed: delete unlinked inodes and cut truncated ones to
+ * their size.  Each step removes the head of the list, so the loop is
+ * bounded by the number of inodes.
+ */
+static void rlfs_recover_orphans(struct super_block *sb)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	unsigned long deleted = 0, truncated = 0;
+	u64 ino, steps = 0;
+	int err = 0;
+
+	if (!list_empty(&sbi->s_orphans))
+		return;
+	while ((ino = le64_to_cpu(sbi->s_rsb->s_orphan_head)) != 0) {
+		struct inode *inode;
+		handle_t *handle;
+
+		if (++steps > sbi->s_inodes) {
+			rlfs_corrupt(sb, "block 0: orphan list has a cycle (at inode %llu)",
+				     ino);
+			break;
+		}
+		inode = rlfs_iget(sb, ino);
+		if (IS_ERR(inode)) {
+			err = PTR_ERR(inode);
+			rlfs_err(sb, "orphan inode %llu cannot be read: %d; run fsck",
+				 ino, err);
+			break;
+		}
+		mutex_lock(&sbi->s_orphan_lock);
+		if (list_empty(&RLFS_I(inode)->i_orphan))
+			list_add(&RLFS_I(inode)->i_orphan, &sbi->s_orphans);
+		mutex_unlock(&sbi->s_orphan_lock);
+
+		if (!inode->i_nlink) {
+			/* Eviction frees it and takes it off the list. */
+			iput(inode);
+			deleted++;
+		} else {
+			if (S_ISREG(inode->i_mode))
+				err = rlfs_truncate_blocks(inode,
+					rlfs_blocks_of(i_size_read(inode)));
+			if (!err) {
+				handle = rlfs_journal_start(sb,
+							    RLFS_ORPHAN_CREDITS);
+				if (IS_ERR(handle)) {
+					err = PTR_ERR(handle);
+				} else {
+					err = rlfs_orphan_del(handle, inode);
+					rlfs_journal_stop(handle);
+				}
+			}
+			rlfs_orphan_del(NULL, inode);
+			iput(inode);
+			if (err) {
+				rlfs_err(sb, "orphan inode %llu: truncate failed: %d",
+					 ino, err);
+				break;
+			}
+			truncated++;
+		}
+		if (le64_to_cpu(sbi->s_rsb->s_orphan_head) == ino) {
+			rlfs_err(sb, "orphan inode %llu could not be processed; run fsck",
+				 ino);
+			break;
+		}
+	}
+	if (deleted || truncated)
+		rlfs_info(sb, "orphan recovery: %lu inodes deleted, %lu truncated",
+			  deleted, truncated);
+}
+
+/* ---- super_operations ---------------------------------------------- */
+
+static void rlfs_put_super(struct super_block *sb)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	bool aborted = false;
+
+	flush_work(&sbi->s_error_work);
+	if (!list_empty(&sbi->s_orphans))
+		rlfs_warn(sb, "orphan list not empty at unmount");
+	if (sbi->s_journal) {
+		aborted = is_journal_aborted(sbi->s_journal);
+		rlfs_journal_destroy(sb);
+	}
+	/* After an abort the buffer may hold uncommitted changes: leave it. */
+	if (!sb_rdonly(sb) && !aborted) {
+		lock_buffer(sbi->s_sbh);
+		sbi->s_rsb->s_state |= cpu_to_le32(RLFS_STATE_CLEAN);
+		unlock_buffer(sbi->s_sbh);
+		rlfs_commit_super(sb, true);
+	}
+	percpu_counter_destroy(&sbi->s_free_inodes);
+	percpu_counter_destroy(&sbi->s_free_blocks);
+	brelse(sbi->s_sbh);
+	sb->s_fs_info = NULL;
+	kfree(sbi);
+}
+
+static int rlfs_sync_fs(struct super_block *sb, int wait)
+{
+	journal_t *journal = RLFS_SB(sb)->s_journal;
+	bool barrier, needs_barrier = false;
+	tid_t target;
+	int err = 0;
+
+	if (!journal)
+		return 0;
+	barrier = journal->j_flags & JBD2_BARRIER;
+	if (jbd2_journal_start_commit(journal, &target)) {
+		if (wait && barrier)
+			needs_barrier =
+				!jbd2_trans_will_send_data_barrier(journal,
+								   target);
+		if (wait)
+			err = jbd2_log_wait_commit(journal, target);
+	} else if (wait && barrier) {
+		needs_barrier = true;
+	}
+	if (needs_barrier) {
+		int err2 = blkdev_issue_flush(sb->s_bdev);
+
+		if (!err)
+			err = err2;
+	}
+	return err;
+}
+
+static int rlfs_freeze_fs(struct super_block *sb)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	int err;
+
+	if (sb_rdonly(sb))
+		return 0;
+	jbd2_journal_lock_updates(sbi->s_journal);
+	err = jbd2_journal_flush(sbi->s_journal, 0);
+	if (!err) {
+		/* Journal empty and blocked: the image is clean as it is. */
+		lock_buffer(sbi->s_sbh);
+		sbi->s_rsb->s_state |= cpu_to_le32(RLFS_STATE_CLEAN);
+		unlock_buffer(sbi->s_sbh);
+		err = rlfs_commit_super(sb, true);
+	}
+	jbd2_journal_unlock_updates(sbi->s_journal);
+	return err;
+}
+
+static int rlfs_unfreeze_fs(struct super_block *sb)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+
+	if (sb_rdonly(sb))
+		return 0;
+	lock_buffer(sbi->s_sbh);
+	sbi->s_rsb->s_state &= ~cpu_to_le32(RLFS_STATE_CLEAN);
+	unlock_buffer(sbi->s_sbh);
+	return rlfs_commit_super(sb, true);
+}
+
+static int rlfs_statfs(struct dentry *dentry, struct kstatfs *buf)
+{
+	struct super_block *sb = dentry->d_sb;
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	u64 fsid[2];
+
+	buf->f_type = RLFS_SUPER_MAGIC;
+	buf->f_bsize = RLFS_BLOCK_SIZE;
+	buf->f_frsize = RLFS_BLOCK_SIZE;
+	buf->f_blocks = sbi->s_blocks - sbi->s_data_start;
+	buf->f_bfree = percpu_counter_sum_positive(&sbi->s_free_blocks);
+	buf->f_bavail = buf->f_bfree;
+	buf->f_files = sbi->s_inodes - 1;
+	buf->f_ffree = percpu_counter_sum_positive(&sbi->s_free_inodes);
+	buf->f_namelen = RLFS_NAME_LEN;
+	memcpy(fsid, sbi->s_rsb->s_uuid, sizeof(fsid));
+	buf->f_fsid = u64_to_fsid(fsid[0] ^ fsid[1]);
+	return 0;
+}
+
+static int rlfs_show_options(struct seq_file *seq, struct dentry *root)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(root->d_sb);
+
+	if (sbi->s_mount_opt & RLFS_MOUNT_ERRORS_RO)
+		seq_puts(seq, ",errors=remount-ro");
+	else if (sbi->s_mount_opt & RLFS_MOUNT_ERRORS_PANIC)
+		seq_puts(seq, ",errors=panic");
+	if (sbi->s_commit_interval != RLFS_DEFAULT_COMMIT)
+		seq_printf(seq, ",commit=%u", sbi->s_commit_interval);
+	if (!(sbi->s_mount_opt & RLFS_MOUNT_BARRIER))
+		seq_puts(seq, ",nobarrier");
+	return 0;
+}
+
+const struct super_operations rlfs_sops = {
+	.alloc_inode	= rlfs_alloc_inode,
+	.free_inode	= rlfs_free_inode,
+	.write_inode	= rlfs_write_inode,
+	.dirty_inode	= rlfs_dirty_inode,
+	.evict_inode	= rlfs_evict_inode,
+	.put_super	= rlfs_put_super,
+	.sync_fs	= rlfs_sync_fs,
+	.freeze_fs	= rlfs_freeze_fs,
+	.unfreeze_fs	= rlfs_unfreeze_fs,
+	.statfs		= rlfs_statfs,
+	.show_options	= rlfs_show_options,
+};
+
+/* ---- mount options -------------------------------------------------- */
+
+struct rlfs_fs_context {
+	unsigned int	mount_opt;
+	unsigned int	commit;		/* seconds */
+};
+
+#define RLFS_MOUNT_ERRORS_MASK	(RLFS_MOUNT_ERRORS_RO | \
+				 RLFS_MOUNT_ERRORS_CONT | \
+				 RLFS_MOUNT_ERRORS_PANIC)
+
+enum { Opt_errors, Opt_commit, Opt_barrier, Opt_nobarrier };
+
+static const struct constant_table rlfs_param_errors[] = {
+	{ "continue",	RLFS_MOUNT_ERRORS_CONT },
+	{ "remount-ro",	RLFS_MOUNT_ERRORS_RO },
+	{ "panic",	RLFS_MOUNT_ERRORS_PANIC },
+	{}
+};
+
+static const struct fs_parameter_spec rlfs_param_spec[] = {
+	fsparam_enum("errors", Opt_errors, rlfs_param_errors),
+	fsparam_u32("commit", Opt_commit),
+	fsparam_flag("barrier", Opt_barrier),
+	fsparam_flag("nobarrier", Opt_nobarrier),
+	{}
+};
+
+static int rlfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
+{
+	struct rlfs_fs_context *ctx = fc->fs_private;
+	struct fs_parse_result result;
+	int opt;
+
+	opt = fs_parse(fc, rlfs_param_spec, param, &result);
+	if (opt < 0)
+		return opt;
+	switch (opt) {
+	case Opt_errors:
+		ctx->mount_opt = (ctx->mount_opt & ~RLFS_MOUNT_ERRORS_MASK) |
+				 result.uint_32;
+		break;
+	case Opt_commit:
+		if (result.uint_32 > INT_MAX / HZ)
+			return invalfc(fc, "commit=%u is too large",
+				       result.uint_32);
+		ctx->commit = result.uint_32 ?: RLFS_DEFAULT_COMMIT;
+		break;
+	case Opt_barrier:
+		ctx->mount_opt |= RLFS_MOUNT_BARRIER;
+		break;
+	case Opt_nobarrier:
+		ctx->mount_opt &= ~RLFS_MOUNT_BARRIER;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- mount ---------------------------------------------------------- */
+
+/* Check the superblock's own fields and geometry, as mkfs lays it out. */
+static int rlfs_check_super(struct super_block *sb, struct rlfs_super *rsb,
+			    bool silent)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	u64 blocks = le64_to_cpu(rsb->s_blocks);
+	u64 inodes = le64_to_cpu(rsb->s_inodes);
+	u64 jstart = le64_to_cpu(rsb->s_journal_start);
+	u64 jblocks = le64_to_cpu(rsb->s_journal_blocks);
+	u64 bstart = le64_to_cpu(rsb->s_bbitmap_start);
+	u64 bblocks = le64_to_cpu(rsb->s_bbitmap_blocks);
+	u64 istart = le64_to_cpu(rsb->s_ibitmap_start);
+	u64 iblocks = le64_to_cpu(rsb->s_ibitmap_blocks);
+	u64 tstart = le64_to_cpu(rsb->s_itable_start);
+	u64 tblocks = le64_to_cpu(rsb->s_itable_blocks);
+	u64 dstart = le64_to_cpu(rsb->s_data_start);
+	u64 devblocks = bdev_nr_bytes(sb->s_bdev) >> RLFS_BLOCK_BITS;
+	u64 v;
+	u32 crc;
+
+	if (le32_to_cpu(rsb->s_magic) != RLFS_SUPER_MAGIC) {
+		if (!silent)
+			rlfs_err(sb, "not a reflinkfs filesystem");
+		return -EINVAL;
+	}
+	crc = rlfs_crc(rsb, sizeof(*rsb), offsetof(struct rlfs_super, s_crc));
+	if (le32_to_cpu(rsb->s_crc) != crc) {
+		rlfs_err(sb, "block 0: bad superblock checksum 0x%08x, expected 0x%08x",
+			 le32_to_cpu(rsb->s_crc), crc);
+		return -EFSCORRUPTED;
+	}
+	if (le64_to_cpu(rsb->s_blocknr) != RLFS_SUPER_BLOCKNR) {
+		rlfs_err(sb, "block 0: superblock says it is block %llu",
+			 le64_to_cpu(rsb->s_blocknr));
+		return -EFSCORRUPTED;
+	}
+	if (le32_to_cpu(rsb->s_version) != RLFS_VERSION) {
+		rlfs_err(sb, "unsupported format version %u (this driver: %u)",
+			 le32_to_cpu(rsb->s_version), RLFS_VERSION);
+		return -EINVAL;
+	}
+	if (le32_to_cpu(rsb->s_block_size) != RLFS_BLOCK_SIZE) {
+		rlfs_err(sb, "unsupported block size %u",
+			 le32_to_cpu(rsb->s_block_size));
+		return -EINVAL;
+	}
+	v = le64_to_cpu(rsb->s_feature_incompat) & ~RLFS_FEATURE_INCOMPAT_SUPP;
+	if (v) {
+		rlfs_err(sb, "unsupported incompatible features 0x%llx", v);
+		return -EINVAL;
+	}
+	v = le64_to_cpu(rsb->s_feature_ro_compat) & ~RLFS_FEATURE_RO_COMPAT_SUPP;
+	if (v && !sb_rdonly(sb)) {
+		rlfs_err(sb, "unsupported read-only compatible features 0x%llx; mount read-only",
+			 v);
+		return -EINVAL;
+	}
+
+	if (inodes % RLFS_INODES_PER_BLOCK || inodes < 2 ||
+	    inodes > (1ULL << 32)) {
+		rlfs_err(sb, "bad inode count %llu", inodes);
+		return -EFSCORRUPTED;
+	}
+	if (blocks > (1ULL << 32)) {
+		rlfs_err(sb, "bad block count %llu", blocks);
+		return -EFSCORRUPTED;
+	}
+	if (jblocks < RLFS_MIN_JOURNAL_BLOCKS ||
+	    jblocks > RLFS_MAX_JOURNAL_BLOCKS) {
+		rlfs_err(sb, "bad journal size %llu blocks", jblocks);
+		return -EFSCORRUPTED;
+	}
+	if (bblocks != DIV_ROUND_UP_ULL(blocks, RLFS_BITS_PER_BITMAP) ||
+	    iblocks != DIV_ROUND_UP_ULL(inodes, RLFS_BITS_PER_BITMAP) ||
+	    tblocks != inodes / RLFS_INODES_PER_BLOCK) {
+		rlfs_err(sb, "bitmap or inode table sizes (%llu, %llu, %llu blocks) do not match %llu blocks and %llu inodes",
+			 bblocks, iblocks, tblocks, blocks, inodes);
+		return -EFSCORRUPTED;
+	}
+	if (jstart != 1 || bstart != jstart + jblocks ||
+	    istart != bstart + bblocks || tstart != istart + iblocks ||
+	    dstart != tstart + tblocks || dstart >= blocks) {
+		rlfs_err(sb, "bad layout: journal %llu, bitmaps %llu/%llu, inode table %llu, data %llu of %llu blocks",
+			 jstart, bstart, istart, tstart, dstart, blocks);
+		return -EFSCORRUPTED;
+	}
+	if (le64_to_cpu(rsb->s_root_ino) != RLFS_ROOT_INO) {
+		rlfs_err(sb, "bad root inode %llu",
+			 le64_to_cpu(rsb->s_root_ino));
+		return -EFSCORRUPTED;
+	}
+	v = le64_to_cpu(rsb->s_orphan_head);
+	if (v && (v < RLFS_ROOT_INO || v >= inodes)) {
+		rlfs_err(sb, "bad orphan list head %llu", v);
+		return -EFSCORRUPTED;
+	}
+	if (blocks > devblocks) {
+		rlfs_err(sb, "device too small: %llu blocks, filesystem has %llu",
+			 devblocks, blocks);
+		return -EINVAL;
+	}
+
+	sbi->s_blocks = blocks;
+	sbi->s_inodes = inodes;
+	sbi->s_journal_start = jstart;
+	sbi->s_journal_blocks = jblocks;
+	sbi->s_bbitmap_start = bstart;
+	sbi->s_bbitmap_blocks = bblocks;
+	sbi->s_ibitmap_start = istart;
+	sbi->s_ibitmap_blocks = iblocks;
+	sbi->s_itable_start = tstart;
+	sbi->s_itable_blocks = tblocks;
+	sbi->s_data_start = dstart;
+	return 0;
+}
+
+/* An error recorded in the journal superblock by an abort: report it. */
+static void rlfs_clear_journal_err(struct super_block *sb)
+{
+	journal_t *journal = RLFS_SB(sb)->s_journal;
+	int j_errno = jbd2_journal_errno(journal);
+
+	if (!j_errno)
+		return;
+	rlfs_warn(sb, "the journal was aborted (error %d) before the last unmount; run fsck",
+		  j_errno);
+	RLFS_SB(sb)->s_rsb->s_state |= cpu_to_le32(RLFS_STATE_ERROR);
+	jbd2_journal_clear_err(journal);
+	jbd2_journal_update_sb_errno(journal);
+}
+
+static int rlfs_fill_super(struct super_block *sb, struct fs_context *fc)
+{
+	struct rlfs_fs_context *ctx = fc->fs_private;
+	bool silent = fc->sb_flags & SB_SILENT;
+	struct rlfs_sb_info *sbi;
+	struct rlfs_super *rsb;
+	struct inode *root;
+	u32 state;
+	int err;
+
+	sbi = kzalloc(sizeof(*sbi), GFP_KERNEL);
+	if (!sbi)
+		return -ENOMEM;
+	sb->s_fs_info = sbi;
+	sbi->s_sb = sb;
+	sbi->s_mount_opt = ctx->mount_opt;
+	sbi->s_commit_interval = ctx->commit;
+	mutex_init(&sbi->s_alloc_lock);
+	mutex_init(&sbi->s_orphan_lock);
+	INIT_LIST_HEAD(&sbi->s_orphans);
+	spin_lock_init(&sbi->s_gen_lock);
+	ratelimit_state_init(&sbi->s_msg_ratelimit, 5 * HZ, 10);
+	INIT_WORK(&sbi->s_error_work, rlfs_error_work);
+
+	if (!sb_set_blocksize(sb, RLFS_BLOCK_SIZE)) {
+		rlfs_err(sb, "cannot use %u-byte blocks on this device (logical block size %u)",
+			 RLFS_BLOCK_SIZE, bdev_logical_block_size(sb->s_bdev));
+		err = -EINVAL;
+		goto out_free;
+	}
+	sbi->s_sbh = sb_bread(sb, RLFS_SUPER_BLOCKNR);
+	if (!sbi->s_sbh) {
+		rlfs_err(sb, "block 0: cannot read the superblock");
+		err = -EIO;
+		goto out_free;
+	}
+	rsb = (struct rlfs_super *)sbi->s_sbh->b_data;
+	sbi->s_rsb = rsb;
+	err = rlfs_check_super(sb, rsb, silent);
+	if (err)
+		goto out_brelse;
+	if (bdev_read_only(sb->s_bdev)) {
+		rlfs_err(sb, "the device is read-only; the journal needs a writable device");
+		err = -EROFS;
+		goto out_brelse;
+	}
+	sbi->s_block_cursor = sbi->s_data_start;
+	sbi->s_inode_cursor = RLFS_FIRST_INO;
+
+	err = percpu_counter_init(&sbi->s_free_blocks, 0, GFP_KERNEL);
+	if (err)
+		goto out_brelse;
+	err = percpu_counter_init(&sbi->s_free_inodes, 0, GFP_KERNEL);
+	if (err)
+		goto out_free_blocks;
+
+	sb->s_magic = RLFS_SUPER_MAGIC;
+	sb->s_op = &rlfs_sops;
+	sb->s_xattr = rlfs_xattr_handlers;
+	sb->s_maxbytes = RLFS_MAX_FILE_SIZE;
+	sb->s_time_gran = 1;
+	sb->s_time_min = S64_MIN;
+	sb->s_time_max = S64_MAX;
+	sb->s_max_links = 65000;
+	sb->s_flags &= ~SB_POSIXACL;
+	rlfs_set_uuid(sb, rsb->s_uuid);
+
+	state = le32_to_cpu(rsb->s_state);
+	err = rlfs_journal_init(sb);
+	if (err)
+		goto out_free_inodes;
+	/* Replay may have rewritten block 0 in the buffer: check it again. */
+	if (le32_to_cpu(rsb->s_magic) != RLFS_SUPER_MAGIC ||
+	    le32_to_cpu(rsb->s_crc) != rlfs_crc(rsb, sizeof(*rsb),
+						offsetof(struct rlfs_super,
+							 s_crc))) {
+		rlfs_err(sb, "block 0: superblock invalid after journal replay");
+		err = -EFSCORRUPTED;
+		goto out_journal;
+	}
+	rlfs_clear_journal_err(sb);
+	spin_lock(&sbi->s_gen_lock);
+	sbi->s_next_generation = le32_to_cpu(rsb->s_next_generation);
+	spin_unlock(&sbi->s_gen_lock);
+
+	/* The refcount tree root, as the replayed journal left it. */
+	err = rlfs_refcount_init(sb);
+	if (err)
+		goto out_journal;
+	err = rlfs_count_free(sb);
+	if (err)
+		goto out_journal;
+
+	root = rlfs_iget(sb, RLFS_ROOT_INO);
+	if (IS_ERR(root)) {
+		err = PTR_ERR(root);
+		if (err == -ESTALE)
+			err = -EFSCORRUPTED;
+		rlfs_err(sb, "cannot read the root directory: %d", err);
+		goto out_journal;
+	}
+	if (!S_ISDIR(root->i_mode) || !root->i_nlink) {
+		rlfs_err(sb, "inode %llu: root is not a directory (mode 0%o)",
+			 RLFS_ROOT_INO, root->i_mode);
+		iput(root);
+		err = -EFSCORRUPTED;
+		goto out_journal;
+	}
+	sb->s_root = d_make_root(root);
+	if (!sb->s_root) {
+		err = -ENOMEM;
+		goto out_journal;
+	}
+
+	if (!(state & RLFS_STATE_CLEAN))
+		rlfs_info(sb, "was not cleanly unmounted; journal replayed");
+	if (le32_to_cpu(rsb->s_state) & RLFS_STATE_ERROR)
+		rlfs_warn(sb, "filesystem has errors; run fsck.reflinkfs");
+
+	if (!sb_rdonly(sb)) {
+		rlfs_recover_orphans(sb);
+		err = rlfs_journal_state(sb, 0, RLFS_STATE_CLEAN, true);
+		if (err) {
+			rlfs_err(sb, "cannot update the superblock: %d", err);
+			goto out_root;
+		}
+	}
+	return 0;
+
+out_root:
+	/* SB_ACTIVE is not set yet: the last iput evicts the inodes now. */
+	dput(sb->s_root);
+	sb->s_root = NULL;
+out_journal:
+	flush_work(&sbi->s_error_work);
+	rlfs_journal_destroy(sb);
+out_free_inodes:
+	percpu_counter_destroy(&sbi->s_free_inodes);
+out_free_blocks:
+	percpu_counter_destroy(&sbi->s_free_blocks);
+out_brelse:
+	brelse(sbi->s_sbh);
+out_free:
+	sb->s_fs_info = NULL;
+	kfree(sbi);
+	return err;
+}
+
+static int rlfs_get_tree(struct fs_context *fc)
+{
+	return get_tree_bdev(fc, rlfs_fill_super);
+}
+
+/* Read-write to read-only: empty the journal and mark the image clean. */
+static int rlfs_remount_ro(struct super_block *sb)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	int err;
+
+	flush_work(&sbi->s_error_work);
+	if (is_journal_aborted(sbi->s_journal)) {
+		/* Nothing can be written any more; just stop writers. */
+		sb->s_flags |= SB_RDONLY;
+		return 0;
+	}
+	jbd2_journal_lock_updates(sbi->s_journal);
+	err = jbd2_journal_flush(sbi->s_journal, 0);
+	if (err) {
+		jbd2_journal_unlock_updates(sbi->s_journal);
+		return err;
+	}
+	sb->s_flags |= SB_RDONLY;
+	lock_buffer(sbi->s_sbh);
+	sbi->s_rsb->s_state |= cpu_to_le32(RLFS_STATE_CLEAN);
+	unlock_buffer(sbi->s_sbh);
+	err = rlfs_commit_super(sb, true);
+	jbd2_journal_unlock_updates(sbi->s_journal);
+	return err;
+}
+
+static int rlfs_remount_rw(struct super_block *sb)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct rlfs_super *rsb = sbi->s_rsb;
+	u64 v;
+	int err;
+
+	v = le64_to_cpu(rsb->s_feature_ro_compat) & ~RLFS_FEATURE_RO_COMPAT_SUPP;
+	if (v) {
+		rlfs_err(sb, "unsupported read-only compatible features 0x%llx; cannot remount read-write",
+			 v);
+		return -EINVAL;
+	}
+	if (is_journal_aborted(sbi->s_journal)) {
+		rlfs_err(sb, "the journal was aborted; unmount and run fsck");
+		return -EROFS;
+	}
+	sb->s_flags &= ~SB_RDONLY;
+	err = rlfs_journal_state(sb, 0, RLFS_STATE_CLEAN, false);
+	if (err) {
+		sb->s_flags |= SB_RDONLY;
+		return err;
+	}
+	rlfs_recover_orphans(sb);
+	return 0;
+}
+
+static int rlfs_reconfigure(struct fs_context *fc)
+{
+	struct rlfs_fs_context *ctx = fc->fs_private;
+	struct super_block *sb = fc->root->d_sb;
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	journal_t *journal = sbi->s_journal;
+	int err = 0;
+
+	sync_filesystem(sb);
+	if ((fc->sb_flags_mask & SB_RDONLY) &&
+	    !!(fc->sb_flags & SB_RDONLY) != !!sb_rdonly(sb)) {
+		if (fc->sb_flags & SB_RDONLY)
+			err = rlfs_remount_ro(sb);
+		else
+			err = rlfs_remount_rw(sb);
+		if (err)
+			return err;
+	}
+
+	sbi->s_mount_opt = ctx->mount_opt;
+	sbi->s_commit_interval = ctx->commit;
+	write_lock(&journal->j_state_lock);
+	journal->j_commit_interval = sbi->s_commit_interval * HZ;
+	if (sbi->s_mount_opt & RLFS_MOUNT_BARRIER)
+		journal->j_flags |= JBD2_BARRIER;
+	else
+		journal->j_flags &= ~JBD2_BARRIER;
+	write_unlock(&journal->j_state_lock);
+	return 0;
+}
+
+static void rlfs_free_fc(struct fs_context *fc)
+{
+	kfree(fc->fs_private);
+}
+
+static const struct fs_context_operations rlfs_context_ops = {
+	.parse_param	= rlfs_parse_param,
+	.get_tree	= rlfs_get_tree,
+	.reconfigure	= rlfs_reconfigure,
+	.free		= rlfs_free_fc,
+};
+
+static int rlfs_init_fs_context(struct fs_context *fc)
+{
+	struct rlfs_fs_context *ctx;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	if (fc->purpose == FS_CONTEXT_FOR_RECONFIGURE) {
+		/* Options not given keep their current values. */
+		struct rlfs_sb_info *sbi = RLFS_SB(fc->root->d_sb);
+
+		ctx->mount_opt = sbi->s_mount_opt;
+		ctx->commit = sbi->s_commit_interval;
+	} else {
+		ctx->mount_opt = RLFS_MOUNT_ERRORS_CONT | RLFS_MOUNT_BARRIER;
+		ctx->commit = RLFS_DEFAULT_COMMIT;
+	}
+	fc->fs_private = ctx;
+	fc->ops = &rlfs_context_ops;
+	return 0;
+}
+
+static struct file_system_type rlfs_fs_type = {
+	.owner			= THIS_MODULE,
+	.name			= "reflinkfs",
+	.init_fs_context	= rlfs_init_fs_context,
+	.parameters		= rlfs_param_spec,
+	.kill_sb		= kill_block_super,
+	.fs_flags		= FS_REQUIRES_DEV,
+};
+MODULE_ALIAS_FS("reflinkfs");
+
+static int __init rlfs_init(void)
+{
+	int err;
+
+	err = rlfs_init_inodecache();
+	if (err)
+		return err;
+	err = register_filesystem(&rlfs_fs_type);
+	if (err) {
+		rlfs_destroy_inodecache();
+		return err;
+	}
+	return 0;
+}
+
+static void __exit rlfs_exit(void)
+{
+	unregister_filesystem(&rlfs_fs_type);
+	rlfs_destroy_inodecache();
+}
+
+module_init(rlfs_init);
+module_exit(rlfs_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("reflinkfs: a journaling filesystem with reflinks");
+MODULE_SOFTDEP("pre: jbd2 crc32c");
