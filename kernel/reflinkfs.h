@@ -16,9 +16,9 @@
  *   rlfs_sb_info.s_alloc_lock (bitmaps)
  *
  * A jbd2 handle is never started while holding i_map_sem, i_xattr_sem,
- * s_refcount_sem, s_orphan_lock, s_alloc_lock or a page lock: starting a handle may wait
- * for a commit, and the commit writes ordered data under page locks and
- * calls ->writepages, which takes i_map_sem for reading.
+ * s_refcount_sem, s_orphan_lock, s_alloc_lock or a page lock: starting a
+ * handle may wait for a commit, and the commit writes ordered data under
+ * page locks and calls ->writepages, which takes i_map_sem for reading.
  */
 #ifndef _REFLINKFS_H
 #define _REFLINKFS_H
