@@ -4,11 +4,13 @@
  *
  * Passes:
  *   0  superblock, geometry, journal superblock
- *   1  bitmap blocks; inode table: every slot against the inode bitmap,
- *      every in-use inode (extent trees, symlinks, xattr block), counting
- *      the references to every block in refs[]
- *   1b (only when a block is referenced twice) find the owners of the
- *      multiply-claimed blocks
+ *   1  bitmap blocks; refcount tree (nodes, records); inode table: every
+ *      slot against the inode bitmap, every in-use inode (extent trees,
+ *      symlinks, xattr block), counting the references to every block in
+ *      refs[] and marking metadata blocks in bkind[]
+ *   1b (only when a block is referenced twice without a refcount record
+ *      saying so) find the owners of the multiply-claimed blocks
+ *   1c reference counts: every refcount record against the file mappings
  *   2  orphan list; every directory: blocks, records, names, targets
  *   3  reachability from the root, link counts, parents
  *   4  block bitmap against refs[], inode bitmap tail
@@ -53,6 +55,16 @@ struct ext_rec {
 	uint64_t	pblk;
 };
 
+/* bkind[]: what claims a block besides file data mappings. */
+#define BK_META		0x01	/* metadata: never shared, never recorded */
+#define BK_RCTREE	0x02	/* a block of the refcount tree */
+
+struct rc_rec {
+	uint64_t	start;
+	uint32_t	len;
+	uint32_t	refcount;
+};
+
 struct dir_info {
 	uint64_t	ino;
 	uint64_t	parent;		/* i_parent on disk */
@@ -89,6 +101,7 @@ struct walk {
 	unsigned int	ext_no;		/* extents seen, for messages */
 	unsigned int	nerr;
 	bool		collect;
+	bool		meta_data;	/* mapped blocks are metadata (dirs) */
 	struct ext_rec	*ext;
 	size_t		n_ext;
 	size_t		cap_ext;
@@ -128,7 +141,15 @@ struct fsck {
 	bool		*ibits_ok;
 
 	uint32_t	*refs;		/* references to every block */
+	uint8_t		*bkind;		/* BK_* of every block */
 	struct ino_info	*ii;
+
+	/* Valid refcount records, sorted and disjoint (pass 1). */
+	struct rc_rec	*rc;
+	size_t		n_rc;
+	size_t		cap_rc;
+	uint64_t	rc_prev_end;	/* end of the previous record walked */
+	uint64_t	rc_blocks;	/* refcount tree blocks */
 
 	struct dir_info	*dirs;
 	size_t		ndirs;
@@ -144,6 +165,7 @@ struct fsck {
 	struct name_set	names;
 
 	uint8_t		ebuf[RLFS_MAX_EXTENT_DEPTH][RLFS_BLOCK_SIZE];
+	uint8_t		rbuf[RLFS_MAX_EXTENT_DEPTH + 1][RLFS_BLOCK_SIZE];
 	uint8_t		buf[RLFS_BLOCK_SIZE];	/* dir/symlink/xattr blocks */
 };
 
@@ -324,6 +346,8 @@ static void claim_data(struct fsck *f, struct walk *w, uint64_t blk,
 		if (!f->pass1b) {
 			if (f->refs[b] != UINT32_MAX)
 				f->refs[b]++;
+			if (w->meta_data)
+				f->bkind[b] |= BK_META;
 		} else if (f->refs[b] > 1) {
 			d = find_dup(f, b);
 			if (d) {
@@ -344,6 +368,7 @@ static bool claim_meta(struct fsck *f, struct walk *w, uint64_t blk)
 	struct dup *d;
 
 	if (!f->pass1b) {
+		f->bkind[blk] |= BK_META;
 		if (f->refs[blk] == UINT32_MAX)
 			return false;
 		return f->refs[blk]++ == 0;
@@ -358,6 +383,212 @@ static bool claim_meta(struct fsck *f, struct walk *w, uint64_t blk)
 		return false;
 	d->descended = true;
 	return true;
+}
+
+/* ---- refcount tree ----------------------------------------------- */
+
+#define RERR(f, blk, fmt, ...)						\
+	err(f, "refcount block %" PRIu64 ": " fmt, (uint64_t)(blk),	\
+	    ##__VA_ARGS__)
+
+static void rc_add(struct fsck *f, uint64_t start, uint32_t len,
+		   uint32_t refcount)
+{
+	if (f->n_rc == f->cap_rc) {
+		f->cap_rc = f->cap_rc ? f->cap_rc * 2 : 64;
+		f->rc = xrealloc_array(f->rc, f->cap_rc, sizeof(*f->rc));
+	}
+	f->rc[f->n_rc].start = start;
+	f->rc[f->n_rc].len = len;
+	f->rc[f->n_rc].refcount = refcount;
+	f->n_rc++;
+}
+
+static void walk_rc_node(struct fsck *f, uint64_t blk, unsigned int depth,
+			 uint64_t lo, uint64_t hi, bool root);
+
+/* "block N" or "blocks N-M" for [start, start + len), len > 0. */
+static const char *blocks_str(char *buf, size_t size, uint64_t start,
+			      uint64_t len)
+{
+	if (len == 1)
+		snprintf(buf, size, "block %" PRIu64, start);
+	else
+		snprintf(buf, size, "blocks %" PRIu64 "-%" PRIu64, start,
+			 start + len - 1);
+	return buf;
+}
+
+/* Records of a leaf: keep the valid ones, in order, in f->rc. */
+static void walk_rc_leaf(struct fsck *f, uint64_t blk,
+			 const struct rlfs_refcount_rec *rec, unsigned int n,
+			 uint64_t lo, uint64_t hi)
+{
+	uint64_t start, end;
+	uint32_t len, refcount;
+	unsigned int i;
+	char what[64];
+
+	for (i = 0; i < n; i++) {
+		start = le64toh(rec[i].rc_start);
+		len = le32toh(rec[i].rc_len);
+		refcount = le32toh(rec[i].rc_refcount);
+		end = start + len;
+		if (len == 0) {
+			RERR(f, blk, "record %u (block %" PRIu64 ") has length 0",
+			     i, start);
+			continue;
+		}
+		blocks_str(what, sizeof(what), start, len);
+		if (start < f->g.data_start || start >= f->g.blocks ||
+		    len > f->g.blocks - start) {
+			RERR(f, blk, "record %u (%s) outside the data area", i,
+			     what);
+			continue;
+		}
+		if (refcount < 2) {
+			RERR(f, blk, "record %u (%s) has refcount %u, below 2",
+			     i, what, refcount);
+			continue;
+		}
+		if (start < f->rc_prev_end) {
+			RERR(f, blk, "record %u (%s) out of order or "
+			     "overlapping the previous record (ending at %"
+			     PRIu64 ")", i, what, f->rc_prev_end - 1);
+			continue;
+		}
+		if (start < lo || end > hi) {
+			RERR(f, blk, "record %u (%s) outside its index key "
+			     "range %" PRIu64 "-%" PRIu64, i, what, lo, hi - 1);
+			continue;
+		}
+		f->rc_prev_end = end;
+		rc_add(f, start, len, refcount);
+	}
+}
+
+static void walk_rc_index(struct fsck *f, uint64_t blk,
+			  const struct rlfs_refcount_idx *idx, unsigned int n,
+			  unsigned int depth, uint64_t lo, uint64_t hi)
+{
+	uint64_t key, next, child, prev = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		key = le64toh(idx[i].ri_start);
+		child = le64toh(idx[i].ri_blk);
+		if (key < lo || key >= hi || (i && key <= prev)) {
+			RERR(f, blk, "index %u: key %" PRIu64 " out of order "
+			     "(range %" PRIu64 "-%" PRIu64 ")", i, key, lo,
+			     hi - 1);
+			prev = key;
+			continue;
+		}
+		prev = key;
+		next = i + 1 < n ? le64toh(idx[i + 1].ri_start) : hi;
+		if (next > hi || next <= key)
+			next = hi;
+		if (!in_data(f, child)) {
+			RERR(f, blk, "index %u points to block %" PRIu64
+			     " outside the data area", i, child);
+			continue;
+		}
+		walk_rc_node(f, child, depth - 1, key, next, false);
+	}
+}
+
+/*
+ * One node of the refcount tree at block blk; [lo, hi) is the physical
+ * range the parent's index allows, and the node's first key must be lo
+ * (but at the root).  Tree blocks are claimed in refs[] like any other
+ * metadata and marked BK_RCTREE.
+ */
+static void walk_rc_node(struct fsck *f, uint64_t blk, unsigned int depth,
+			 uint64_t lo, uint64_t hi, bool root)
+{
+	const struct rlfs_refcount_block *rb = (const void *)f->rbuf[depth];
+	unsigned int n, max, d;
+
+	read_or_die(f, blk, 1, f->rbuf[depth]);
+	if (le32toh(rb->rb_hdr.bh_magic) != RLFS_REFCOUNT_MAGIC) {
+		RERR(f, blk, "bad magic 0x%08x", le32toh(rb->rb_hdr.bh_magic));
+		return;
+	}
+	if (le64toh(rb->rb_hdr.bh_blocknr) != blk) {
+		RERR(f, blk, "header says block %" PRIu64,
+		     (uint64_t)le64toh(rb->rb_hdr.bh_blocknr));
+		return;
+	}
+	if (f->refs[blk]) {
+		RERR(f, blk, "referenced twice in the refcount tree");
+		return;
+	}
+	f->refs[blk] = 1;
+	f->bkind[blk] |= BK_META | BK_RCTREE;
+	f->rc_blocks++;
+	if (rb->rb_hdr.bh_owner)
+		RERR(f, blk, "owner %" PRIu64 ", expected 0",
+		     (uint64_t)le64toh(rb->rb_hdr.bh_owner));
+	if (!rlfs_block_csum_ok(rb))
+		RERR(f, blk, "bad checksum");
+
+	n = le16toh(rb->rb_rh.rh_entries);
+	max = le16toh(rb->rb_rh.rh_max);
+	d = le16toh(rb->rb_rh.rh_depth);
+	if (max != RLFS_REFCOUNT_BLOCK_ENTRIES)
+		RERR(f, blk, "rh_max %u, expected %u", max,
+		     (unsigned int)RLFS_REFCOUNT_BLOCK_ENTRIES);
+	if (n > RLFS_REFCOUNT_BLOCK_ENTRIES) {
+		RERR(f, blk, "%u entries, more than its capacity %u", n,
+		     (unsigned int)RLFS_REFCOUNT_BLOCK_ENTRIES);
+		return;
+	}
+	if (d != depth) {
+		RERR(f, blk, "depth %u, expected %u", d, depth);
+		return;
+	}
+	if (n == 0) {
+		RERR(f, blk, "empty node");
+		return;
+	}
+	if (!root && le64toh(rb->rb_rec[0].rc_start) != lo)
+		RERR(f, blk, "first key %" PRIu64 " differs from its index "
+		     "key %" PRIu64,
+		     (uint64_t)le64toh(rb->rb_rec[0].rc_start), lo);
+	if (depth == 0)
+		walk_rc_leaf(f, blk, rb->rb_rec, n, lo, hi);
+	else
+		walk_rc_index(f, blk, rb->rb_idx, n, depth, lo, hi);
+}
+
+static void check_refcount_tree(struct fsck *f)
+{
+	uint64_t root = le64toh(f->sb.s_refcount_root);
+	uint32_t depth = le32toh(f->sb.s_refcount_depth);
+
+	if (!(le64toh(f->sb.s_feature_incompat) &
+	      RLFS_FEATURE_INCOMPAT_REFCOUNT))
+		return;		/* a root there was reported in pass 0 */
+	if (!root) {
+		if (depth)
+			err(f, "superblock: empty refcount tree with depth %u",
+			    depth);
+		info(f, "refcount tree: empty");
+		return;
+	}
+	if (depth > RLFS_MAX_EXTENT_DEPTH) {
+		err(f, "superblock: refcount tree depth %u exceeds %u", depth,
+		    RLFS_MAX_EXTENT_DEPTH);
+		return;
+	}
+	if (!in_data(f, root)) {
+		err(f, "superblock: refcount tree root %" PRIu64 " outside "
+		    "the data area", root);
+		return;
+	}
+	walk_rc_node(f, root, depth, f->g.data_start, f->g.blocks, true);
+	info(f, "refcount tree: %zu records in %" PRIu64 " blocks, depth %u",
+	     f->n_rc, f->rc_blocks, depth);
 }
 
 /* ---- extent trees ------------------------------------------------- */
@@ -843,6 +1074,7 @@ static void check_inode(struct fsck *f, uint64_t ino,
 		walk_inode_extents(f, &w, ri);
 		break;
 	case RLFS_FT_DIR:
+		w.meta_data = true;
 		w.collect = !f->pass1b;
 		walk_inode_extents(f, &w, ri);
 		if (!f->pass1b) {
@@ -856,6 +1088,7 @@ static void check_inode(struct fsck *f, uint64_t ino,
 			break;
 		}
 		w.collect = true;
+		w.meta_data = true;
 		walk_inode_extents(f, &w, ri);
 		if (!f->pass1b)
 			check_slow_symlink(f, &w, ri);
@@ -898,16 +1131,48 @@ static void scan_inodes(struct fsck *f)
 
 /* ---- pass 1b: owners of multiply-claimed blocks ------------------- */
 
+/* Owner 0 stands for the refcount tree. */
 static void print_owners(const struct dup *d, char *out, size_t size)
 {
 	size_t i, len = 0;
+	const char *sep;
 
 	out[0] = 0;
 	for (i = 0; i < d->n_owners && len < size; i++) {
-		len += snprintf(out + len, size - len, "%sinode %" PRIu64,
-				i == 0 ? "" : i + 1 == d->n_owners ?
-				" and " : ", ", d->owners[i]);
+		sep = i == 0 ? "" : i + 1 == d->n_owners ? " and " : ", ";
+		if (d->owners[i])
+			len += snprintf(out + len, size - len, "%sinode %"
+					PRIu64, sep, d->owners[i]);
+		else
+			len += snprintf(out + len, size - len,
+					"%sthe refcount tree", sep);
 	}
+}
+
+/*
+ * Recorded refcount of every block, walked in block order: the caller
+ * keeps *cur, starting at 0, and asks for increasing blocks.
+ */
+static uint32_t rc_at(struct fsck *f, size_t *cur, uint64_t blk)
+{
+	while (*cur < f->n_rc &&
+	       f->rc[*cur].start + f->rc[*cur].len <= blk)
+		(*cur)++;
+	if (*cur < f->n_rc && f->rc[*cur].start <= blk)
+		return f->rc[*cur].refcount;
+	return 0;
+}
+
+/*
+ * A block claimed more than once is an error unless it is a file data
+ * block whose sharing a refcount record describes (its count is checked
+ * in pass 1c).
+ */
+static bool is_dup(struct fsck *f, size_t *cur, uint64_t blk)
+{
+	uint32_t rc = rc_at(f, cur, blk);
+
+	return f->refs[blk] > 1 && (!rc || (f->bkind[blk] & BK_META));
 }
 
 static bool same_owners(const struct dup *a, const struct dup *b)
@@ -921,18 +1186,23 @@ static void find_dups(struct fsck *f)
 {
 	char owners[512];
 	uint64_t b, n = 0;
-	size_t i, j;
+	size_t i, j, cur = 0;
 
 	for (b = f->g.data_start; b < f->g.blocks; b++)
-		if (f->refs[b] > 1)
+		if (is_dup(f, &cur, b))
 			n++;
 	if (!n)
 		return;
 	info(f, "Pass 1b: %" PRIu64 " blocks claimed more than once", n);
 	f->dups = xcalloc(n, sizeof(*f->dups));
-	for (b = f->g.data_start; b < f->g.blocks; b++)
-		if (f->refs[b] > 1)
-			f->dups[f->ndups++].blk = b;
+	cur = 0;
+	for (b = f->g.data_start; b < f->g.blocks; b++) {
+		if (!is_dup(f, &cur, b))
+			continue;
+		if (f->bkind[b] & BK_RCTREE)
+			dup_add_owner(&f->dups[f->ndups], 0);
+		f->dups[f->ndups++].blk = b;
+	}
 
 	f->pass1b = true;
 	scan_inodes(f);
@@ -957,6 +1227,82 @@ static void find_dups(struct fsck *f)
 	free(f->dups);
 	f->dups = NULL;
 	f->ndups = 0;
+}
+
+/* ---- pass 1c: reference counts ------------------------------------ */
+
+enum rc_problem { RC_OK, RC_COUNT, RC_UNMAPPED, RC_META };
+
+/* One error line per run of blocks with the same problem and counts. */
+static void report_rc_run(struct fsck *f, enum rc_problem p, uint64_t first,
+			  uint64_t last, uint32_t rc, uint32_t refs)
+{
+	char where[64];
+
+	blocks_str(where, sizeof(where), first, last - first + 1);
+	switch (p) {
+	case RC_COUNT:
+		err(f, "refcount tree: %s: refcount %u recorded, %u file "
+		    "mapping%s found", where, rc, refs, refs == 1 ? "" : "s");
+		break;
+	case RC_UNMAPPED:
+		err(f, "refcount tree: %s: refcount %u recorded but no file "
+		    "maps %s", where, rc, first == last ? "it" : "them");
+		break;
+	case RC_META:
+		err(f, "refcount tree: %s: refcount %u recorded on metadata",
+		    where, rc);
+		break;
+	case RC_OK:
+		break;
+	}
+}
+
+/*
+ * For every block covered by a record, the number of file mappings must
+ * equal the recorded count.  Blocks without a record are mapped at most
+ * once (pass 1b reports the others) and unmapped blocks must be free
+ * (pass 4).
+ */
+static void check_refcounts(struct fsck *f)
+{
+	enum rc_problem p, run_p = RC_OK;
+	uint32_t run_rc = 0, run_refs = 0, refs;
+	uint64_t first = 0, last = 0, b;
+	size_t i;
+
+	for (i = 0; i < f->n_rc; i++) {
+		for (b = f->rc[i].start; b < f->rc[i].start + f->rc[i].len;
+		     b++) {
+			refs = f->refs[b];
+			if (f->bkind[b] & BK_META)
+				p = RC_META;
+			else if (!refs)
+				p = RC_UNMAPPED;
+			else if (refs != f->rc[i].refcount)
+				p = RC_COUNT;
+			else
+				p = RC_OK;
+			if (run_p != RC_OK &&
+			    (p != run_p || b != last + 1 ||
+			     f->rc[i].refcount != run_rc || refs != run_refs)) {
+				report_rc_run(f, run_p, first, last, run_rc,
+					      run_refs);
+				run_p = RC_OK;
+			}
+			if (p == RC_OK)
+				continue;
+			if (run_p == RC_OK) {
+				run_p = p;
+				first = b;
+				run_rc = f->rc[i].refcount;
+				run_refs = refs;
+			}
+			last = b;
+		}
+	}
+	if (run_p != RC_OK)
+		report_rc_run(f, run_p, first, last, run_rc, run_refs);
 }
 
 /* ---- pass 2: orphans, directories --------------------------------- */
@@ -1567,9 +1913,13 @@ static int check(struct fsck *f)
 		    f->g.ibitmap_blocks, f->ibits, f->ibits_ok);
 
 	f->refs = xcalloc(f->g.blocks, sizeof(*f->refs));
+	f->bkind = xcalloc(f->g.blocks, sizeof(*f->bkind));
 	f->ii = xcalloc(f->g.inodes, sizeof(*f->ii));
+	check_refcount_tree(f);
 	scan_inodes(f);
 	find_dups(f);
+	info(f, "Pass 1c: reference counts");
+	check_refcounts(f);
 
 	info(f, "Pass 2: orphan list and directories");
 	check_orphans(f);

@@ -2,8 +2,10 @@
 /*
  * rlfs-testimg - populate a freshly made reflinkfs image with a small tree
  * (files with inline and two-level extent trees, directories, fast and
- * slow symlinks, a device with an xattr block, orphans), optionally
- * injecting one corruption with valid checksums, to exercise fsck.
+ * slow symlinks, a device with an xattr block, orphans, blocks shared
+ * between two files with a two-level refcount tree recording them),
+ * optionally injecting one corruption with valid checksums, to exercise
+ * fsck.
  *
  * Test helper only: never installed.
  *
@@ -111,6 +113,42 @@ static uint64_t new_inode(uint16_t mode, uint32_t nlink, uint64_t parent)
 static void add_blocks(struct rlfs_inode *ri, uint64_t n)
 {
 	ri->i_blocks = htole64(le64toh(ri->i_blocks) + n);
+}
+
+/* A refcount block (owner 0) of the given depth. */
+static struct rlfs_refcount_block *new_rc_block(unsigned int depth,
+						uint64_t *b)
+{
+	struct rlfs_refcount_block *rb;
+
+	*b = new_meta_block(RLFS_REFCOUNT_MAGIC, 0);
+	rb = blk(*b);
+	rb->rb_rh.rh_max = htole16(RLFS_REFCOUNT_BLOCK_ENTRIES);
+	rb->rb_rh.rh_depth = htole16(depth);
+	return rb;
+}
+
+/* Append a record to a refcount leaf. */
+static void rc_rec_add(struct rlfs_refcount_block *rb, uint64_t start,
+		       uint32_t len, uint32_t refcount)
+{
+	unsigned int n = le16toh(rb->rb_rh.rh_entries);
+
+	rb->rb_rec[n].rc_start = htole64(start);
+	rb->rb_rec[n].rc_len = htole32(len);
+	rb->rb_rec[n].rc_refcount = htole32(refcount);
+	rb->rb_rh.rh_entries = htole16(n + 1);
+}
+
+/* Append an index to a refcount index node. */
+static void rc_idx_add(struct rlfs_refcount_block *rb, uint64_t key,
+		       uint64_t child)
+{
+	unsigned int n = le16toh(rb->rb_rh.rh_entries);
+
+	rb->rb_idx[n].ri_start = htole64(key);
+	rb->rb_idx[n].ri_blk = htole64(child);
+	rb->rb_rh.rh_entries = htole16(n + 1);
 }
 
 /* Append an extent to a leaf (inode root or extent block header). */
@@ -239,14 +277,18 @@ static const char *const scenarios[] = {
 	"bbitmap-used", "ibitmap", "symlink-len", "fast-symlink-len",
 	"xattr-index", "xattr-overrun", "detached-dir", "dir-cycle",
 	"journal", "inode-ns", "inode-flags", "inode-type", "special-blocks",
-	"root-ref", "dir-hardlink", NULL,
+	"root-ref", "dir-hardlink", "rc-count", "rc-missing", "rc-free",
+	"rc-unsorted", "rc-bitmap", "rc-key", "rc-depth", "rc-claimed",
+	NULL,
 };
 
 int main(int argc, char **argv)
 {
 	uint64_t root = RLFS_ROOT_INO, rootb, file, hard_b, big, eb1, eb2;
 	uint64_t sub, subb, fifo, deep, fast, slow, slowb, chr, xb, orphan;
-	uint64_t trunc, a, x, y, xblk, yblk, fileb;
+	uint64_t trunc, a, x, y, xblk, yblk, fileb, big_a, big_c, big_d;
+	uint64_t rcroot, rcl1, rcl2;
+	struct rlfs_refcount_block *rr, *rl1, *rl2;
 	const char *sc = argc > 2 ? argv[2] : "clean";
 	struct rlfs_extent_block *e1, *e2;
 	struct rlfs_xattr_entry *xe;
@@ -315,14 +357,36 @@ int main(int argc, char **argv)
 	bi->i_idx[1].ei_lblk = htole32(100);
 	bi->i_idx[1].ei_blk = htole64(eb2);
 	bi->i_eh_idx.eh_entries = htole16(2);
-	leaf_add(&e1->eb_eh, e1->eb_ext, 0, 3, alloc_blocks(3));
+	big_a = alloc_blocks(3);
+	leaf_add(&e1->eb_eh, e1->eb_ext, 0, 3, big_a);
 	leaf_add(&e1->eb_eh, e1->eb_ext, 10, 1, alloc_blocks(1));
 	leaf_add(&e1->eb_eh, e1->eb_ext, 50, 2, alloc_blocks(2));
-	leaf_add(&e2->eb_eh, e2->eb_ext, 100, 4, alloc_blocks(4));
-	leaf_add(&e2->eb_eh, e2->eb_ext, 199, 1, alloc_blocks(1));
+	big_c = alloc_blocks(4);
+	leaf_add(&e2->eb_eh, e2->eb_ext, 100, 4, big_c);
+	big_d = alloc_blocks(1);
+	leaf_add(&e2->eb_eh, e2->eb_ext, 199, 1, big_d);
 	bi->i_blocks = htole64(2 + 3 + 1 + 2 + 4 + 1);
 	bi->i_size = htole64(200ULL * RLFS_BLOCK_SIZE);
 	dir_add(rootb, "big", big);
+	/*
+	 * /file shares blocks of /big (reflinked past its EOF): 2 of the 4
+	 * blocks at /big 100 and the one at /big 199, each referenced twice,
+	 * recorded in a refcount tree of depth 1 with one record per leaf.
+	 */
+	ri = ino_rec(file);
+	leaf_add(&ri->i_eh, ri->i_ext, 10, 2, big_c + 1);
+	leaf_add(&ri->i_eh, ri->i_ext, 20, 1, big_d);
+	add_blocks(ri, 3);
+	rr = new_rc_block(1, &rcroot);
+	rl1 = new_rc_block(0, &rcl1);
+	rl2 = new_rc_block(0, &rcl2);
+	rc_rec_add(rl1, big_c + 1, 2, 2);
+	rc_rec_add(rl2, big_d, 1, 2);
+	rc_idx_add(rr, big_c + 1, rcl1);
+	rc_idx_add(rr, big_d, rcl2);
+	sb->s_feature_incompat |= htole64(RLFS_FEATURE_INCOMPAT_REFCOUNT);
+	sb->s_refcount_root = htole64(rcroot);
+	sb->s_refcount_depth = htole32(1);
 	/* /sub, /sub/fifo, /sub/deep */
 	sub = new_inode(S_IFDIR | 0755, 3, root);
 	subb = new_dir_block(sub);
@@ -468,6 +532,22 @@ int main(int argc, char **argv)
 	} else if (!strcmp(sc, "dir-hardlink")) {
 		dir_add(rootb, "deep2", deep);
 		ino_rec(root)->i_nlink = htole32(4);
+	} else if (!strcmp(sc, "rc-count")) {
+		rl1->rb_rec[0].rc_refcount = htole32(3);
+	} else if (!strcmp(sc, "rc-missing")) {
+		rl1->rb_rec[0].rc_len = htole32(1);
+	} else if (!strcmp(sc, "rc-free")) {
+		rc_rec_add(rl2, next_blk + 10, 3, 2);
+	} else if (!strcmp(sc, "rc-unsorted")) {
+		rc_rec_add(rl2, big_a, 1, 2);
+	} else if (!strcmp(sc, "rc-bitmap")) {
+		bitmap_set(g.bbitmap_start, rcl1, false);
+	} else if (!strcmp(sc, "rc-key")) {
+		rr->rb_idx[1].ri_start = htole64(big_d - 1);
+	} else if (!strcmp(sc, "rc-depth")) {
+		sb->s_refcount_depth = htole32(2);
+	} else if (!strcmp(sc, "rc-claimed")) {
+		ino_rec(trunc)->i_ext[0].e_pblk = htole64(rcl1);
 	}
 
 	finish();

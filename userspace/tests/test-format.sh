@@ -217,16 +217,29 @@ declare -A WANT=(
 	[special-blocks]="inode 5: fifo maps blocks"
 	[root-ref]="directory 4: entry 'up' refers to the root directory"
 	[dir-hardlink]="directory 6 is referenced by 2 directory entries"
+	[rc-count]="^refcount tree: blocks [0-9]+-[0-9]+: refcount 3 recorded, 2 file mappings found$"
+	[rc-missing]="^block [0-9]+ claimed by inode 2 and inode 3$"
+	[rc-free]="^refcount tree: blocks [0-9]+-[0-9]+: refcount 2 recorded but no file maps them$"
+	[rc-unsorted]="^refcount block [0-9]+: record 1 \\(block [0-9]+\\) out of order"
+	[rc-bitmap]="^block bitmap: block [0-9]+ is in use but marked free$"
+	[rc-key]="^refcount block [0-9]+: first key [0-9]+ differs from its index key"
+	[rc-depth]="^refcount block [0-9]+: depth 1, expected 2$"
+	[rc-claimed]="^block [0-9]+ claimed by the refcount tree and inode 11$"
 )
 P=$T/p.img
 truncate -s 64M "$P"
 run 0 "$MKFS" -f "$P"
 cp --sparse=always "$P" "$T/fresh.img"
+run 0 "$FSCK" -n -v "$P"
+expect "^refcount tree: empty$"
+[ "$(le64 "$P" 40)" = 1 ] || fail "mkfs did not set the refcount feature"
+ok "mkfs sets the refcount feature with an empty refcount tree"
 run 0 "$TESTIMG" "$P" clean
 run 0 "$FSCK" -n -v "$P"
 expect "orphan list: inode 11 has 1 links"
+expect "^refcount tree: 2 records in 3 blocks, depth 1$"
 expect "clean, 12/4096 inodes"
-ok "populated image (extent tree, dirs, symlinks, xattr, orphans) is clean"
+ok "populated image (extent tree, dirs, symlinks, xattr, orphans, shared blocks with a refcount tree) is clean"
 
 for sc in $("$TESTIMG" -l); do
 	[ "$sc" = clean ] && continue
