@@ -11,6 +11,8 @@
 #include <linux/version.h>
 #include <linux/fs.h>
 #include <linux/mnt_idmapping.h>
+#include <linux/buffer_head.h>
+#include <linux/mount.h>
 
 /*
  * The idmap argument of inode operations: struct user_namespace up to
@@ -117,6 +119,25 @@ static inline void rlfs_set_uuid(struct super_block *sb, const u8 *uuid)
 	super_set_uuid(sb, uuid, sizeof(sb->s_uuid));
 #else
 	memcpy(&sb->s_uuid, uuid, sizeof(sb->s_uuid));
+#endif
+}
+
+/* The idmap of a mount: mnt_idmap() since 6.3. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define rlfs_mnt_idmap(mnt)	mnt_idmap(mnt)
+#else
+#define rlfs_mnt_idmap(mnt)	mnt_user_ns(mnt)
+#endif
+
+/* create_empty_buffers() takes a folio and returns the head since 6.6. */
+static inline struct buffer_head *
+rlfs_create_empty_buffers(struct folio *folio, unsigned long blocksize)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	return create_empty_buffers(folio, blocksize, 0);
+#else
+	create_empty_buffers(&folio->page, blocksize, 0);
+	return folio_buffers(folio);
 #endif
 }
 

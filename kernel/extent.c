@@ -42,8 +42,11 @@
  * (which may need rlfs_make_room first).  Nodes left empty are freed up
  * the tree, and a root with a single child small enough to fit in the
  * inode absorbs it (the tree shrinks).  Blocks that leave the map are
- * freed only by rlfs_release_blocks(), the one place the reflink work
- * turns into a refcount decrement.  Freed tree, directory and symlink
+ * given back only by rlfs_release_blocks(), which for regular files drops
+ * one reference (rlfs_refcount_dec(): a shared block loses a count, an
+ * unshared one is freed).  Copy on write, collapse and insert move
+ * mappings without releasing them (rlfs_extent_move(),
+ * rlfs_extent_shift_step()).  Freed tree, directory and symlink
  * blocks go through rlfs_free_meta_block(), which revokes them and drops
  * their cached buffer from the journal.
  *
@@ -455,17 +458,38 @@ out_free:
 /*
  * Release @count blocks from @pblk that the map of @inode no longer
  * references.  This is the only function that gives back mapped blocks:
- * the reflink work turns it into a refcount decrement.  Directory and
+ * for regular files it is a refcount decrement.  Directory and
  * symlink blocks are journaled metadata and must be revoked one by one.
  */
 static int rlfs_release_blocks(handle_t *handle, struct inode *inode,
 			       u64 pblk, u32 count)
 {
-	u32 i;
+	u32 i, done;
 	int err;
 
-	if (S_ISREG(inode->i_mode))
-		return rlfs_free_blocks(handle, inode, pblk, count);
+	if (S_ISREG(inode->i_mode)) {
+		/*
+		 * Drop this file's reference: a shared block loses one count,
+		 * an unshared one is freed.  The caller clipped the range to
+		 * one run of equal counts, so one step normally covers it;
+		 * further steps get their credits by extending the handle
+		 * (never restarting it: i_map_sem is held).
+		 */
+		for (i = 0; count; i++) {
+			err = jbd2_journal_extend(handle,
+						  i ? RLFS_REFCOUNT_CREDITS : 0,
+						  RLFS_REFCOUNT_REVOKES);
+			if (err < 0 || (err && i))
+				return err < 0 ? err : -ENOSPC;
+			err = rlfs_refcount_dec(handle, inode, pblk, count,
+						&done);
+			if (err)
+				return err;
+			pblk += done;
+			count -= done;
+		}
+		return 0;
+	}
 	for (i = 0; i < count; i++) {
 		err = rlfs_free_meta_block(handle, inode, pblk + i);
 		if (err)
@@ -972,7 +996,7 @@ static int rlfs_shrink_tree(handle_t *handle, struct inode *inode, int freed)
  * clipped so that lblk + len <= RLFS_LBLK_LIMIT.
  */
 static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
-			    u32 len, u32 *removed)
+			    u32 len, u32 *removed, bool release)
 {
 	u32 limit = S_ISREG(inode->i_mode) ? RLFS_MAX_STEP_BLOCKS :
 					     RLFS_MAX_META_FREE;
@@ -1008,6 +1032,17 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 		cs = max(lblk, es);
 		ce = min_t(u64, end, (u64)es + elen);
 		ce = min(ce, cs + limit);
+		if (release && S_ISREG(inode->i_mode)) {
+			u32 rc, run;
+
+			/* One run of equal refcounts: one decrement step. */
+			err = rlfs_refcount_lookup(inode->i_sb,
+						   epblk + (cs - es), ce - cs,
+						   &rc, &run);
+			if (err)
+				goto out;
+			ce = cs + run;
+		}
 		if (cs == es || ce == es + elen || !rlfs_node_full(leaf->eh))
 			break;
 		/* Cutting out the middle makes two extents: make room first. */
@@ -1052,9 +1087,12 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 	if (err)
 		goto out;
 	/* The map no longer points at the blocks: give them back. */
-	err = rlfs_release_blocks(handle, inode, epblk + (cs - es), ce - cs);
-	if (!err)
-		err = rlfs_mark_inode_dirty(handle, inode);	/* i_blocks */
+	if (release) {
+		err = rlfs_release_blocks(handle, inode, epblk + (cs - es),
+					  ce - cs);
+		if (!err)
+			err = rlfs_mark_inode_dirty(handle, inode);
+	}
 	if (!err && !S_ISREG(inode->i_mode))
 		freed += ce - cs;
 	*removed = ce - lblk;
@@ -1070,7 +1108,8 @@ out:
 /**
  * rlfs_remove_range - unmap part of [lblk, lblk + len) in one step
  * @handle: running handle with RLFS_TREE_CREDITS + RLFS_BITMAP_CREDITS +
- *	RLFS_INODE_CREDITS (and RLFS_REVOKE_CREDITS revoke records)
+ *	RLFS_INODE_CREDITS + RLFS_REFCOUNT_CREDITS (and RLFS_REVOKE_CREDITS
+ *	revoke records)
  * @inode: the inode; i_map_sem must NOT be held
  * @lblk: first logical block
  * @len: blocks
@@ -1098,17 +1137,179 @@ int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
 		return 0;
 	down_write(&ei->i_map_sem);
 	nofs = memalloc_nofs_save();
-	err = rlfs_remove_step(handle, inode, lblk, len, removed);
+	err = rlfs_remove_step(handle, inode, lblk, len, removed, true);
 	memalloc_nofs_restore(nofs);
 	up_write(&ei->i_map_sem);
 	return err;
+}
+
+/**
+ * rlfs_extent_move - point a mapped range at other blocks (copy on write)
+ * @handle: running handle with 2 * RLFS_TREE_CREDITS for this call
+ * @inode: the inode; its i_map_sem is held for writing
+ * @lblk: first logical block
+ * @len: blocks, all mapped by one extent, at most RLFS_MAX_STEP_BLOCKS
+ * @new_pblk: the new physical blocks (owned by the caller, in i_blocks)
+ * @old_pblk: out: the physical blocks the range mapped before
+ *
+ * The old blocks leave the map without being released: the caller still
+ * holds their reference and drops it.  On failure the map is unchanged
+ * (or reported corrupt when it could not be put back).
+ */
+int rlfs_extent_move(handle_t *handle, struct inode *inode, u32 lblk,
+		     u32 len, u64 new_pblk, u64 *old_pblk)
+{
+	struct rlfs_ext_rec rec;
+	u32 removed;
+	int ret;
+
+	lockdep_assert_held_write(&RLFS_I(inode)->i_map_sem);
+	ret = rlfs_extent_lookup(inode, lblk, &rec);
+	if (ret < 0)
+		return ret;
+	if (!ret || rec.lblk + rec.len < lblk + len)
+		return -EINVAL;
+	*old_pblk = rec.pblk + (lblk - rec.lblk);
+	ret = rlfs_remove_step(handle, inode, lblk, len, &removed, false);
+	if (ret)
+		return ret;
+	if (removed != len) {
+		rlfs_corrupt(inode->i_sb, "inode %lu: partial move at %u",
+			     inode->i_ino, lblk);
+		return -EFSCORRUPTED;
+	}
+	ret = rlfs_extent_insert(handle, inode, lblk, new_pblk, len);
+	if (ret && rlfs_extent_insert(handle, inode, lblk, *old_pblk, len))
+		rlfs_corrupt(inode->i_sb, "inode %lu: lost the mapping of %u",
+			     inode->i_ino, lblk);
+	return ret;
+}
+
+/*
+ * Last extent starting at or before @lblk (i_map_sem held): 1 and the
+ * extent in @rec, 0 when there is none.  Index keys are exact, so the
+ * leaf position is -1 only in the first leaf, when no extent starts at
+ * or before @lblk.
+ */
+static int rlfs_extent_prev(struct inode *inode, u32 lblk,
+			    struct rlfs_ext_rec *rec)
+{
+	struct rlfs_path_level *leaf;
+	struct rlfs_extent *ex;
+	struct rlfs_path path;
+	int ret;
+
+	ret = rlfs_find_path(inode, lblk, &path);
+	if (ret)
+		return ret;
+	leaf = &path.lv[path.depth];
+	if (leaf->pos >= 0) {
+		ex = rlfs_ext(leaf->eh, leaf->pos);
+		rec->lblk = le32_to_cpu(ex->e_lblk);
+		rec->len = le32_to_cpu(ex->e_len);
+		rec->pblk = le64_to_cpu(ex->e_pblk);
+		ret = 1;
+	}
+	rlfs_path_release(&path);
+	return ret;
+}
+
+/**
+ * rlfs_extent_shift_step - move one extent piece (collapse / insert range)
+ * @handle: running handle with 2 * RLFS_TREE_CREDITS + RLFS_INODE_CREDITS
+ * @inode: regular file; i_map_sem must NOT be held
+ * @cur: in/out: scan position, see below
+ * @floor: insert: the insert offset (blocks below it never move)
+ * @shift: blocks to move by
+ * @left: true to collapse (move left), false to insert (move right)
+ *
+ * Collapse: the first extent starting at or after *cur moves left by
+ * @shift (at most RLFS_MAX_STEP_BLOCKS of its head), the caller having
+ * made [*cur - shift, *cur) a hole; *cur becomes the end of the moved
+ * piece.  Insert: start with *cur = RLFS_LBLK_LIMIT; the tail of the last
+ * extent starting before *cur, from max(start, @floor) on, moves right;
+ * *cur becomes the piece's old start.  The mapping moves, the blocks and
+ * their reference counts do not.  Returns 1 when a piece moved, 0 when
+ * nothing is left to move, or -errno (-EFBIG: past the largest file).
+ */
+int rlfs_extent_shift_step(handle_t *handle, struct inode *inode, u32 *cur,
+			   u32 floor, u32 shift, bool left)
+{
+	struct rlfs_inode_info *ei = RLFS_I(inode);
+	struct rlfs_ext_rec rec;
+	unsigned int nofs;
+	u32 found, ps, pe, removed;
+	int ret;
+
+	if (left) {
+		ret = rlfs_next_data(inode, *cur, &found);
+		if (ret == -ENXIO)
+			return 0;
+		if (ret)
+			return ret;
+	}
+	down_write(&ei->i_map_sem);
+	nofs = memalloc_nofs_save();
+	if (left) {
+		ret = rlfs_extent_lookup(inode, found, &rec);
+		if (ret == 0 || (ret > 0 && (rec.lblk < *cur ||
+					     rec.lblk < shift)))
+			ret = -EFSCORRUPTED;
+		if (ret < 0)
+			goto out;
+		ps = rec.lblk;
+		pe = ps + min_t(u32, rec.len, RLFS_MAX_STEP_BLOCKS);
+	} else {
+		if (*cur <= floor) {
+			ret = 0;
+			goto out;
+		}
+		ret = rlfs_extent_prev(inode, *cur - 1, &rec);
+		if (ret <= 0)
+			goto out;
+		pe = rec.lblk + rec.len;
+		if (pe <= floor) {
+			ret = 0;
+			goto out;
+		}
+		if ((u64)pe + shift > RLFS_LBLK_LIMIT) {
+			ret = -EFBIG;
+			goto out;
+		}
+		ps = max3(rec.lblk, floor, pe - min_t(u32, rec.len,
+						      RLFS_MAX_STEP_BLOCKS));
+	}
+	ret = rlfs_remove_step(handle, inode, ps, pe - ps, &removed, false);
+	if (ret)
+		goto out;
+	if (removed != pe - ps) {
+		rlfs_corrupt(inode->i_sb, "inode %lu: partial shift at %u",
+			     inode->i_ino, ps);
+		ret = -EFSCORRUPTED;
+		goto out;
+	}
+	ret = rlfs_extent_insert(handle, inode, left ? ps - shift : ps + shift,
+				 rec.pblk + (ps - rec.lblk), pe - ps);
+	if (ret) {
+		if (rlfs_extent_insert(handle, inode, ps,
+				       rec.pblk + (ps - rec.lblk), pe - ps))
+			rlfs_corrupt(inode->i_sb, "inode %lu: lost the mapping of %u",
+				     inode->i_ino, ps);
+		goto out;
+	}
+	*cur = left ? pe : ps;
+	ret = 1;
+out:
+	memalloc_nofs_restore(nofs);
+	up_write(&ei->i_map_sem);
+	return ret;
 }
 
 /* Unmap [lblk, lblk + len), one transaction per step. */
 static int rlfs_remove_loop(struct inode *inode, u32 lblk, u64 len)
 {
 	const int credits = RLFS_TREE_CREDITS + RLFS_BITMAP_CREDITS +
-			    RLFS_INODE_CREDITS;
+			    RLFS_INODE_CREDITS + RLFS_REFCOUNT_CREDITS;
 	handle_t *handle;
 	u32 removed;
 	int err, err2;

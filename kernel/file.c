@@ -95,7 +95,8 @@ int rlfs_get_block_noalloc(struct inode *inode, sector_t iblock,
  * Anything else stays unmapped: the direct I/O code stops there
  * (-ENOTBLK, turned into a short write) and generic_file_write_iter()
  * finishes through the page cache, where ->write_begin allocates.
- * Copy-on-write will refuse shared blocks here the same way.
+ * Shared blocks are refused the same way, so that the buffered path
+ * copies them.
  */
 static int rlfs_get_block_dio_write(struct inode *inode, sector_t iblock,
 				    struct buffer_head *bh, int create)
@@ -111,6 +112,20 @@ static int rlfs_get_block_dio_write(struct inode *inode, sector_t iblock,
 	if (!err && buffer_mapped(bh) &&
 	    WARN_ON_ONCE(buffer_new(bh)))
 		return -EIO;
+	if (!err && buffer_mapped(bh)) {
+		u32 rc, run;
+
+		/* Never overwrite a shared block: buffered I/O copies it. */
+		err = rlfs_refcount_lookup(inode->i_sb, bh->b_blocknr,
+					   bh->b_size >> RLFS_BLOCK_BITS,
+					   &rc, &run);
+		if (err)
+			return err;
+		if (rc >= 2)
+			clear_buffer_mapped(bh);
+		else
+			bh->b_size = (size_t)run << RLFS_BLOCK_BITS;
+	}
 	return err;
 }
 
@@ -171,10 +186,15 @@ static int rlfs_write_begin(struct file *file, struct address_space *mapping,
 	int err;
 
 retry:
-	handle = rlfs_journal_start(inode->i_sb, RLFS_WRITE_CREDITS);
+	handle = rlfs_journal_start(inode->i_sb,
+				    RLFS_WRITE_CREDITS + RLFS_COW_CREDITS);
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
-	err = block_write_begin(mapping, pos, len, pagep, rlfs_get_block);
+	/* A shared block gets its copy before the page is written. */
+	err = rlfs_cow_range(handle, inode, pos >> RLFS_BLOCK_BITS, 1);
+	if (!err)
+		err = block_write_begin(mapping, pos, len, pagep,
+					rlfs_get_block);
 	if (!err)
 		return 0;
 	rlfs_journal_stop(handle);
@@ -249,12 +269,15 @@ int rlfs_zero_partial(struct inode *inode, loff_t from, loff_t len)
 	if (err <= 0)
 		return err;
 
-	handle = rlfs_journal_start(inode->i_sb, RLFS_WRITE_CREDITS);
+	handle = rlfs_journal_start(inode->i_sb,
+				    RLFS_WRITE_CREDITS + RLFS_COW_CREDITS);
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
-	/* The block is mapped, so nothing is allocated here. */
-	err = block_write_begin(mapping, from, len, &page,
-				rlfs_get_block_noalloc);
+	/* The block is mapped, so nothing is allocated here but a copy. */
+	err = rlfs_cow_range(handle, inode, map.m_lblk, 1);
+	if (!err)
+		err = block_write_begin(mapping, from, len, &page,
+					rlfs_get_block_noalloc);
 	if (!err) {
 		folio = rlfs_wb_to_folio(page);
 		folio_zero_range(folio, offset_in_folio(folio, from), len);
@@ -296,13 +319,16 @@ static vm_fault_t rlfs_page_mkwrite(struct vm_fault *vmf)
 	/* Keeps punch hole and truncate from racing with the allocation. */
 	filemap_invalidate_lock_shared(inode->i_mapping);
 retry:
-	handle = rlfs_journal_start(sb, RLFS_WRITE_CREDITS);
+	handle = rlfs_journal_start(sb, RLFS_WRITE_CREDITS + RLFS_COW_CREDITS);
 	if (IS_ERR(handle)) {
 		err = PTR_ERR(handle);
 		goto out;
 	}
+	/* A shared block gets its copy first (the page is not locked). */
+	err = rlfs_cow_range(handle, inode, vmf->page->index, 1);
 	/* On success the page is returned locked and dirty. */
-	err = block_page_mkwrite(vma, vmf, rlfs_get_block);
+	if (!err)
+		err = block_page_mkwrite(vma, vmf, rlfs_get_block);
 	if (!err) {
 		struct folio *folio = page_folio(vmf->page);
 
@@ -496,6 +522,65 @@ static int rlfs_punch(struct inode *inode, loff_t offset, loff_t len)
 				 (last - first) >> RLFS_BLOCK_BITS);
 }
 
+/*
+ * COLLAPSE_RANGE and INSERT_RANGE: move every mapping from the offset on
+ * by len, one bounded transaction per extent piece, then set the size.
+ * Only mappings move: shared blocks stay shared with the same counts.
+ */
+static int rlfs_shift_range(struct inode *inode, loff_t offset, loff_t len,
+			    bool collapse)
+{
+	struct super_block *sb = inode->i_sb;
+	u32 first = offset >> RLFS_BLOCK_BITS;
+	u32 shift = len >> RLFS_BLOCK_BITS;
+	loff_t size = i_size_read(inode);
+	handle_t *handle;
+	u32 cur;
+	int ret, err;
+
+	if ((offset | len) & (RLFS_BLOCK_SIZE - 1) || len <= 0)
+		return -EINVAL;
+	if (collapse && offset + len >= size)
+		return -EINVAL;
+	if (!collapse && offset >= size)
+		return -EINVAL;
+	if (!collapse && size + len > sb->s_maxbytes)
+		return -EFBIG;
+	ret = filemap_write_and_wait_range(inode->i_mapping, offset, LLONG_MAX);
+	if (ret)
+		return ret;
+	truncate_pagecache(inode, offset);
+	if (collapse) {
+		ret = rlfs_punch_blocks(inode, first, shift);
+		if (ret)
+			return ret;
+	}
+	cur = collapse ? first + shift : U32_MAX;
+	do {
+		handle = rlfs_journal_start(sb, 2 * RLFS_TREE_CREDITS +
+					    RLFS_INODE_CREDITS);
+		if (IS_ERR(handle))
+			return PTR_ERR(handle);
+		ret = rlfs_extent_shift_step(handle, inode, &cur, first, shift,
+					     collapse);
+		if (ret >= 0)
+			ret = rlfs_mark_inode_dirty(handle, inode) ?: ret;
+		err = rlfs_journal_stop(handle);
+		if (ret < 0 || err)
+			return ret < 0 ? ret : err;
+		cond_resched();
+	} while (ret > 0);
+
+	handle = rlfs_journal_start(sb, RLFS_INODE_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	i_size_write(inode, collapse ? size - len : size + len);
+	rlfs_touch_mctime(inode);
+	ret = rlfs_mark_inode_dirty(handle, inode);
+	err = rlfs_journal_stop(handle);
+	return ret ? ret : err;
+}
+
 static long rlfs_fallocate(struct file *file, int mode, loff_t offset,
 			   loff_t len)
 {
@@ -504,8 +589,12 @@ static long rlfs_fallocate(struct file *file, int mode, loff_t offset,
 	int err;
 
 	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
-		     FALLOC_FL_ZERO_RANGE))
+		     FALLOC_FL_ZERO_RANGE | FALLOC_FL_UNSHARE_RANGE |
+		     FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE))
 		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_UNSHARE_RANGE) &&
+	    (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)))
+		return -EINVAL;
 	if (!S_ISREG(inode->i_mode))
 		return -EOPNOTSUPP;
 
@@ -516,7 +605,10 @@ static long rlfs_fallocate(struct file *file, int mode, loff_t offset,
 	/* No direct I/O in flight may still use the blocks we change. */
 	inode_dio_wait(inode);
 	filemap_invalidate_lock(mapping);
-	if (mode & FALLOC_FL_PUNCH_HOLE) {
+	if (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) {
+		err = rlfs_shift_range(inode, offset, len,
+				       mode & FALLOC_FL_COLLAPSE_RANGE);
+	} else if (mode & FALLOC_FL_PUNCH_HOLE) {
 		err = rlfs_punch(inode, offset, len);
 	} else if (mode & FALLOC_FL_ZERO_RANGE) {
 		err = rlfs_punch(inode, offset, len);
@@ -524,6 +616,12 @@ static long rlfs_fallocate(struct file *file, int mode, loff_t offset,
 			err = rlfs_alloc_range(inode, offset, len, mode);
 	} else {
 		err = rlfs_alloc_range(inode, offset, len, mode);
+		/* Unshare: every shared block inside EOF gets a copy. */
+		if (!err && (mode & FALLOC_FL_UNSHARE_RANGE) &&
+		    offset < i_size_read(inode))
+			err = rlfs_unshare_range(inode, offset,
+						 min_t(loff_t, len,
+						       i_size_read(inode) - offset));
 	}
 	filemap_invalidate_unlock(mapping);
 out:
@@ -555,7 +653,7 @@ static int rlfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
 {
 	struct rlfs_map map;
 	u64 lblk, end;
-	u32 next;
+	u32 next, rc, run, flags;
 	int ret, more;
 
 	ret = fiemap_prep(inode, fieinfo, start, &len, 0);
@@ -578,18 +676,27 @@ static int rlfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
 			lblk = next;
 			continue;
 		}
-		more = rlfs_any_data_from(inode, lblk + ret);
+		/* Report runs of equal sharing: split at share boundaries. */
+		ret = rlfs_refcount_lookup(inode->i_sb, map.m_pblk, map.m_len,
+					   &rc, &run);
+		if (ret)
+			return ret;
+		flags = rc >= 2 ? FIEMAP_EXTENT_SHARED : 0;
+		more = run < map.m_len ? 1 :
+			rlfs_any_data_from(inode, lblk + map.m_len);
 		if (more < 0)
 			return more;
+		if (!more)
+			flags |= FIEMAP_EXTENT_LAST;
 		ret = fiemap_fill_next_extent(fieinfo, lblk << RLFS_BLOCK_BITS,
 					      map.m_pblk << RLFS_BLOCK_BITS,
-					      (u64)ret << RLFS_BLOCK_BITS,
-					      more ? 0 : FIEMAP_EXTENT_LAST);
+					      (u64)run << RLFS_BLOCK_BITS,
+					      flags);
 		if (ret < 0)
 			return ret;
 		if (ret == 1)
 			break;
-		lblk += map.m_len;
+		lblk += run;
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		cond_resched();
@@ -605,6 +712,7 @@ const struct file_operations rlfs_file_operations = {
 	.open		= generic_file_open,
 	.fsync		= rlfs_fsync,
 	.fallocate	= rlfs_fallocate,
+	.remap_file_range = rlfs_remap_file_range,
 	.unlocked_ioctl	= rlfs_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.splice_read	= rlfs_splice_read,

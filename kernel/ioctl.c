@@ -7,10 +7,15 @@
 
 #include <linux/fs.h>
 #include <linux/fileattr.h>
+#include <uapi/linux/reflinkfs.h>
 #include "reflinkfs.h"
 
 long rlfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
+	switch (cmd) {
+	case REFLINKFS_IOC_REFLINK:
+		return rlfs_ioctl_reflink(file, (void __user *)arg);
+	}
 	return -ENOTTY;
 }
 

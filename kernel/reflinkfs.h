@@ -299,6 +299,10 @@ int rlfs_extent_insert(handle_t *handle, struct inode *inode,
 		       u32 lblk, u64 pblk, u32 len);
 int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
 		      u32 len, u32 *removed);
+int rlfs_extent_move(handle_t *handle, struct inode *inode, u32 lblk,
+		     u32 len, u64 new_pblk, u64 *old_pblk);
+int rlfs_extent_shift_step(handle_t *handle, struct inode *inode, u32 *cur,
+			   u32 floor, u32 shift, bool left);
 int rlfs_truncate_blocks(struct inode *inode, u32 from_lblk);
 int rlfs_punch_blocks(struct inode *inode, u32 lblk, u32 len);
 int rlfs_next_data(struct inode *inode, u32 lblk, u32 *found);
@@ -356,6 +360,21 @@ int rlfs_rctree_update(handle_t *handle, struct super_block *sb, u64 start,
 		       const struct rlfs_rc_irec *rec);
 int rlfs_rctree_delete(handle_t *handle, struct super_block *sb, u64 start);
 int rlfs_rctree_check_root(struct super_block *sb);
+
+/*
+ * reflink.c: remapping and copy on write.  RLFS_COW_CREDITS: copying one
+ * shared block: the new block's bitmap, moving the extent (a removal and
+ * an insert), one refcount decrement, the inode, the superblock.
+ */
+#define RLFS_COW_CREDITS	(RLFS_BITMAP_CREDITS + 2 * RLFS_TREE_CREDITS + \
+				 RLFS_REFCOUNT_CREDITS + RLFS_INODE_CREDITS + \
+				 RLFS_SB_CREDITS)
+int rlfs_cow_range(handle_t *handle, struct inode *inode, u32 lblk, u32 len);
+int rlfs_unshare_range(struct inode *inode, loff_t offset, loff_t len);
+loff_t rlfs_remap_file_range(struct file *file_in, loff_t pos_in,
+			     struct file *file_out, loff_t pos_out,
+			     loff_t len, unsigned int remap_flags);
+long rlfs_ioctl_reflink(struct file *file, void __user *arg);
 
 /* file.c */
 extern const struct file_operations rlfs_file_operations;

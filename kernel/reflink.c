@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * reflinkfs reflink: sharing blocks between files (FICLONE, FICLONERANGE,
+ * FIDEDUPERANGE, copy_file_range) and copy on write of shared blocks.
+ *
+ * Copy on Write of Shared Blocks
+ *
+ * Files share physical blocks when two extent maps (or two places of one
+ * map) point at the same blocks.  The refcount tree (refcount.c) counts
+ * the mappings of every shared block; an unshared mapped block has no
+ * record and count 1.  Remapping a range (rlfs_remap_file_range()) maps
+ * the source's physical extents into the destination and increments
+ * their counts, one bounded transaction per extent piece, the increment
+ * and the insert in the same transaction:
+ *
+ *   src map:  [0..99] -> P100        refcount tree: (empty)
+ *   clone:    dst [0..99] -> P100    refcount tree: P100+100 = 2
+ *
+ * A shared block is never written in place.  Before a buffered write,
+ * an mmap write fault or a partial-block zeroing dirties the page of a
+ * shared block, rlfs_cow_range() gives that block a private copy through
+ * the page cache, as OCFS2 does:
+ *
+ *   1. lock the page; look the block up; refcount >= 2: shared;
+ *   2. allocate a new block (ENOSPC here changes nothing);
+ *   3. make the page uptodate by reading the OLD block if needed;
+ *   4. in the running handle, point the extent at the new block
+ *      (rlfs_extent_move(): the old block leaves the map without being
+ *      released) and drop one reference to the old block;
+ *   5. point the page's buffer at the new block, mark it dirty, and add
+ *      the page to the transaction's ordered data.
+ *
+ *   before:  A [5] -> P105 (rc 2)     B [5] -> P105
+ *   after:   A [5] -> P900 (new)      B [5] -> P105 (rc 1: no record)
+ *
+ * Crash safety: the new mapping and the decrement commit together, and
+ * data=ordered writes the page (now aimed at the new block) before the
+ * commit record, so after a crash either the old state (A still maps the
+ * old, still shared and intact block; the new block is free) or the new
+ * state with the copied data is found.  Writeback never sees a buffer
+ * mapped to a shared block: a page's buffer is redirected before the page
+ * is dirtied, and the remap and dedupe paths write back and drop the
+ * destination's pages before sharing.  Direct writes refuse shared blocks
+ * (rlfs_get_block_dio_write() leaves them unmapped), so they fall back to
+ * buffered I/O, which copies.
+ *
+ * Locking: handle -> page lock -> i_map_sem -> s_refcount_sem ->
+ * s_alloc_lock.  Copy on write runs with only the page of the block
+ * locked (block size == page size), and the handle's credits are taken
+ * before the page is locked (a restart under a page lock could wait for
+ * a commit that needs that page).  Remapping holds both inodes' i_rwsem,
+ * both invalidate locks and waits for direct I/O, so neither map can
+ * change under it; it takes one i_map_sem at a time.
+ */
+
+#include <linux/fs.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/xattr.h>
+#include <uapi/linux/reflinkfs.h>
+#include "reflinkfs.h"
+
+/* Every logical block a file can map. */
+#define RLFS_LBLK_LIMIT_BLOCKS	((u64)U32_MAX)
+
+static struct buffer_head *rlfs_folio_buffers(struct folio *folio)
+{
+	struct buffer_head *bh = folio_buffers(folio);
+
+	return bh ? bh : rlfs_create_empty_buffers(folio, RLFS_BLOCK_SIZE);
+}
+
+/*
+ * Give block @lblk of @inode a private copy if it is shared.  The handle
+ * has RLFS_COW_CREDITS.  Returns 0 or -errno; on error nothing changed.
+ */
+static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk)
+{
+	struct super_block *sb = inode->i_sb;
+	struct rlfs_inode_info *ei = RLFS_I(inode);
+	struct address_space *mapping = inode->i_mapping;
+	struct rlfs_ext_rec rec;
+	struct buffer_head *bh;
+	struct folio *folio;
+	struct page *page;
+	u64 old, new, moved;
+	u32 rc, run, count = 1, done;
+	unsigned int nofs;
+	int ret, err;
+
+	page = find_or_create_page(mapping, lblk,
+				   mapping_gfp_constraint(mapping, ~__GFP_FS));
+	if (!page)
+		return -ENOMEM;
+	folio = page_folio(page);
+	folio_wait_writeback(folio);
+
+	down_read(&ei->i_map_sem);
+	nofs = memalloc_nofs_save();
+	ret = rlfs_extent_lookup(inode, lblk, &rec);
+	memalloc_nofs_restore(nofs);
+	up_read(&ei->i_map_sem);
+	if (ret <= 0)
+		goto out_unlock;	/* a hole, or an error */
+	old = rec.pblk + (lblk - rec.lblk);
+	ret = rlfs_refcount_lookup(sb, old, 1, &rc, &run);
+	if (ret || rc < 2)
+		goto out_unlock;
+
+	ret = rlfs_alloc_blocks(handle, inode, old, &count, &new);
+	if (ret)
+		goto out_unlock;
+	clean_bdev_aliases(sb->s_bdev, new, 1);
+
+	/* The page must hold the old block's data before it moves. */
+	bh = rlfs_folio_buffers(folio);
+	if (!folio_test_uptodate(folio)) {
+		if (!buffer_uptodate(bh)) {
+			map_bh(bh, sb, old);
+			ret = bh_read(bh, 0);
+			if (ret < 0)
+				goto out_free;
+		}
+		folio_mark_uptodate(folio);
+	}
+
+	down_write(&ei->i_map_sem);
+	nofs = memalloc_nofs_save();
+	ret = rlfs_extent_move(handle, inode, lblk, 1, new, &moved);
+	if (!ret) {
+		ret = rlfs_refcount_dec(handle, inode, old, 1, &done);
+		if (ret && rlfs_extent_move(handle, inode, lblk, 1, old, &moved))
+			rlfs_corrupt(sb, "inode %lu: cannot undo a copy on write at %u",
+				     inode->i_ino, lblk);
+	}
+	memalloc_nofs_restore(nofs);
+	up_write(&ei->i_map_sem);
+	if (ret)
+		goto out_free;
+
+	map_bh(bh, sb, new);
+	clear_buffer_new(bh);
+	set_buffer_uptodate(bh);
+	mark_buffer_dirty(bh);
+	folio_unlock(folio);
+	folio_put(folio);
+	err = rlfs_mark_inode_dirty(handle, inode);
+	if (!err)
+		err = rlfs_journal_order_data(handle, inode,
+					      (loff_t)lblk << RLFS_BLOCK_BITS,
+					      RLFS_BLOCK_SIZE);
+	return err;
+
+out_free:
+	/* Never mapped: a plain free. */
+	rlfs_free_blocks(handle, inode, new, 1);
+	rlfs_mark_inode_dirty(handle, inode);
+out_unlock:
+	folio_unlock(folio);
+	folio_put(folio);
+	return ret;
+}
+
+/**
+ * rlfs_cow_range - give the shared blocks of a range private copies
+ * @handle: running handle with RLFS_COW_CREDITS per shared block
+ *	(extended here when needed, before any page is locked)
+ * @inode: regular file; no page of the range may be locked by the caller
+ * @lblk: first logical block
+ * @len: blocks
+ *
+ * Returns 0 or -errno (-ENOSPC when no block is left for a copy: the
+ * block being copied is unchanged).
+ */
+int rlfs_cow_range(handle_t *handle, struct inode *inode, u32 lblk, u32 len)
+{
+	int err;
+
+	for (; len; lblk++, len--) {
+		err = rlfs_journal_ensure_credits(handle, RLFS_COW_CREDITS);
+		if (err)
+			return err;
+		err = rlfs_cow_block(handle, inode, lblk);
+		if (err)
+			return err;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+/**
+ * rlfs_unshare_range - FALLOC_FL_UNSHARE_RANGE: copy every shared block
+ * @inode: regular file (i_rwsem and the invalidate lock held)
+ * @offset: first byte
+ * @len: bytes
+ *
+ * One transaction per block.  Returns 0 or -errno.
+ */
+int rlfs_unshare_range(struct inode *inode, loff_t offset, loff_t len)
+{
+	u64 lblk = offset >> RLFS_BLOCK_BITS;
+	u64 end = min_t(u64, rlfs_blocks_of(offset + len), U32_MAX);
+	handle_t *handle;
+	int err, err2;
+
+	for (; lblk < end; lblk++) {
+		handle = rlfs_journal_start(inode->i_sb, RLFS_COW_CREDITS);
+		if (IS_ERR(handle))
+			return PTR_ERR(handle);
+		err = rlfs_cow_block(handle, inode, lblk);
+		err2 = rlfs_journal_stop(handle);
+		if (err || err2)
+			return err ? err : err2;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+#define RLFS_CLONE_CREDITS	(RLFS_TREE_CREDITS + RLFS_REFCOUNT_CREDITS + \
+				 2 * RLFS_INODE_CREDITS)
+
+/*
+ * Map @count blocks of @src from @slblk into @dest at @dlblk, where @dest
+ * has a hole: one transaction per piece (one refcount step and one
+ * insert).  Holes in the source stay holes.
+ */
+static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
+			     u32 dlblk, u64 count)
+{
+	struct super_block *sb = src->i_sb;
+	struct rlfs_inode_info *si = RLFS_I(src), *di = RLFS_I(dest);
+	struct rlfs_ext_rec rec;
+	handle_t *handle;
+	unsigned int nofs;
+	u32 piece, done, undone;
+	u64 pblk;
+	int ret, err;
+
+	while (count) {
+		down_read(&si->i_map_sem);
+		nofs = memalloc_nofs_save();
+		ret = rlfs_extent_lookup(src, slblk, &rec);
+		memalloc_nofs_restore(nofs);
+		up_read(&si->i_map_sem);
+		if (ret < 0)
+			return ret;
+		piece = min_t(u64, count, rec.len - (slblk - rec.lblk));
+		if (!ret) {		/* a hole in the source */
+			slblk += piece;
+			dlblk += piece;
+			count -= piece;
+			continue;
+		}
+		pblk = rec.pblk + (slblk - rec.lblk);
+
+		handle = rlfs_journal_start(sb, RLFS_CLONE_CREDITS);
+		if (IS_ERR(handle))
+			return PTR_ERR(handle);
+		/* The count first: a mapping never names a free block. */
+		ret = rlfs_refcount_inc(handle, sb, pblk, piece, &done);
+		if (!ret) {
+			down_write(&di->i_map_sem);
+			nofs = memalloc_nofs_save();
+			ret = rlfs_extent_insert(handle, dest, dlblk, pblk,
+						 done);
+			if (!ret)
+				inode_add_bytes(dest,
+						(loff_t)done << RLFS_BLOCK_BITS);
+			memalloc_nofs_restore(nofs);
+			up_write(&di->i_map_sem);
+			if (ret) {
+				/* count >= 2: this never frees anything. */
+				if (rlfs_refcount_dec(handle, NULL, pblk, done,
+						      &undone) || undone != done)
+					rlfs_err(sb, "block %llu: refcount left one too high",
+						 pblk);
+			} else {
+				ret = rlfs_mark_inode_dirty(handle, dest);
+			}
+		}
+		err = rlfs_journal_stop(handle);
+		if (ret || err)
+			return ret ? ret : err;
+		slblk += done;
+		dlblk += done;
+		count -= done;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+/* New size and times of the destination, in their own transaction. */
+static int rlfs_remap_finish(struct inode *dest, loff_t new_size)
+{
+	handle_t *handle;
+	int err, err2;
+
+	handle = rlfs_journal_start(dest->i_sb, RLFS_INODE_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	if (new_size > i_size_read(dest))
+		i_size_write(dest, new_size);
+	rlfs_touch_mctime(dest);
+	err = rlfs_mark_inode_dirty(handle, dest);
+	if (IS_SYNC(dest))
+		handle->h_sync = 1;
+	err2 = rlfs_journal_stop(handle);
+	return err ? err : err2;
+}
+
+/**
+ * rlfs_remap_file_range - ->remap_file_range: clone or dedupe a range
+ * @file_in: source
+ * @pos_in: source offset
+ * @file_out: destination
+ * @pos_out: destination offset
+ * @len: bytes (0: to the source's EOF)
+ * @remap_flags: REMAP_FILE_*
+ *
+ * Returns the bytes remapped or -errno.
+ */
+loff_t rlfs_remap_file_range(struct file *file_in, loff_t pos_in,
+			     struct file *file_out, loff_t pos_out,
+			     loff_t len, unsigned int remap_flags)
+{
+	struct inode *src = file_inode(file_in);
+	struct inode *dest = file_inode(file_out);
+	loff_t ret, end;
+	u64 blocks;
+	int err;
+
+	if (remap_flags & ~(REMAP_FILE_DEDUP | REMAP_FILE_ADVISORY))
+		return -EINVAL;
+	if (src->i_sb != dest->i_sb)
+		return -EXDEV;
+
+	lock_two_nondirectories(src, dest);
+	inode_dio_wait(src);
+	if (dest != src)
+		inode_dio_wait(dest);
+	filemap_invalidate_lock_two(src->i_mapping, dest->i_mapping);
+
+	/* Checks, writes both ranges back, compares for dedupe. */
+	ret = generic_remap_file_range_prep(file_in, pos_in, file_out, pos_out,
+					    &len, remap_flags);
+	if (ret < 0 || len == 0)
+		goto out_unlock;
+
+	end = pos_out + len;
+	blocks = rlfs_blocks_of(pos_in + len) - (pos_in >> RLFS_BLOCK_BITS);
+	/* The destination's cached pages and blocks go. */
+	truncate_inode_pages_range(dest->i_mapping, pos_out,
+				   round_up(end, RLFS_BLOCK_SIZE) - 1);
+	err = rlfs_punch_blocks(dest, pos_out >> RLFS_BLOCK_BITS, blocks);
+	if (!err)
+		err = rlfs_clone_blocks(src, pos_in >> RLFS_BLOCK_BITS, dest,
+					pos_out >> RLFS_BLOCK_BITS, blocks);
+	if (!err)
+		err = rlfs_remap_finish(dest, end);
+	ret = err ? err : len;
+
+out_unlock:
+	filemap_invalidate_unlock_two(src->i_mapping, dest->i_mapping);
+	unlock_two_nondirectories(src, dest);
+	return ret;
+}
+
+#define RLFS_REFLINK_LINK_CREDITS	(RLFS_DIRENT_CREDITS + \
+					 RLFS_ORPHAN_CREDITS + \
+					 2 * RLFS_INODE_CREDITS)
+
+/* PRESERVE: copy every xattr of @src (through its dentry) to @inode. */
+static int rlfs_reflink_xattrs(struct dentry *src_dentry, struct inode *src,
+			       struct rlfs_idmap *idmap, struct dentry *dentry,
+			       struct inode *inode)
+{
+	char *names, *name, *value = NULL;
+	ssize_t list, size;
+	int err = 0;
+
+	list = rlfs_listxattr(src_dentry, NULL, 0);
+	if (list <= 0)
+		return list;
+	names = kvmalloc(list, GFP_KERNEL);
+	value = kvmalloc(XATTR_SIZE_MAX, GFP_KERNEL);
+	if (!names || !value) {
+		err = -ENOMEM;
+		goto out;
+	}
+	list = rlfs_listxattr(src_dentry, names, list);
+	if (list < 0) {
+		err = list;
+		goto out;
+	}
+	for (name = names; name < names + list; name += strlen(name) + 1) {
+		size = __vfs_getxattr(src_dentry, src, name, value,
+				      XATTR_SIZE_MAX);
+		if (size == -ENODATA)
+			continue;
+		if (size < 0) {
+			err = size;
+			break;
+		}
+		err = __vfs_setxattr(idmap, dentry, inode, name, value, size, 0);
+		if (err)
+			break;
+	}
+out:
+	kvfree(value);
+	kvfree(names);
+	return err;
+}
+
+/* The new inode, unlinked and on the orphan list. */
+static struct inode *rlfs_reflink_new_inode(struct rlfs_idmap *idmap,
+					    struct inode *dir, umode_t mode,
+					    const struct qstr *qname)
+{
+	struct inode *inode;
+	handle_t *handle;
+	int err, err2;
+
+	handle = rlfs_journal_start(dir->i_sb, RLFS_NEWINODE_CREDITS +
+				    RLFS_ORPHAN_CREDITS + RLFS_XATTR_CREDITS);
+	if (IS_ERR(handle))
+		return ERR_CAST(handle);
+	inode = rlfs_new_inode(handle, idmap, dir, mode, 0);
+	if (IS_ERR(inode)) {
+		rlfs_journal_stop(handle);
+		return inode;
+	}
+	err = rlfs_init_security(handle, inode, dir, qname);
+	clear_nlink(inode);
+	if (!err)
+		err = rlfs_orphan_add(handle, inode);
+	if (!err)
+		err = rlfs_mark_inode_dirty(handle, inode);
+	unlock_new_inode(inode);
+	err2 = rlfs_journal_stop(handle);
+	if (err || err2) {
+		iput(inode);
+		return ERR_PTR(err ? err : err2);
+	}
+	return inode;
+}
+
+/* Last step: size, link count, directory entry, off the orphan list. */
+static int rlfs_reflink_link(struct inode *src, struct inode *dir,
+			     struct dentry *dentry, struct inode *inode,
+			     bool preserve)
+{
+	handle_t *handle;
+	int err, err2;
+
+	handle = rlfs_journal_start(dir->i_sb, RLFS_REFLINK_LINK_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	if (IS_DIRSYNC(dir))
+		handle->h_sync = 1;
+	i_size_write(inode, i_size_read(src));
+	if (preserve)
+		rlfs_set_mtime(inode, rlfs_get_mtime(src));
+	inode_set_ctime_current(inode);
+	set_nlink(inode, 1);
+	err = rlfs_add_entry(handle, dir, &dentry->d_name, inode);
+	if (!err)
+		err = rlfs_orphan_del(handle, inode);
+	if (err)
+		clear_nlink(inode);
+	err2 = rlfs_mark_inode_dirty(handle, inode);
+	if (!err)
+		err = err2;
+	err2 = rlfs_journal_stop(handle);
+	return err ? err : err2;
+}
+
+/**
+ * rlfs_ioctl_reflink - REFLINKFS_IOC_REFLINK
+ * @file: the source file
+ * @argp: user pointer to struct reflinkfs_reflink_args
+ *
+ * See Documentation/filesystems/reflinkfs-abi.rst.  Returns 0 or -errno.
+ */
+long rlfs_ioctl_reflink(struct file *file, void __user *argp)
+{
+	struct inode *src = file_inode(file);
+	struct reflinkfs_reflink_args args;
+	struct rlfs_idmap *idmap;
+	struct inode *dir, *inode;
+	struct dentry *dentry;
+	struct path path;
+	bool preserve;
+	umode_t mode;
+	int i, err;
+
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	if (args.flags & ~REFLINKFS_REFLINK_ALL_FLAGS)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(args.reserved); i++)
+		if (args.reserved[i])
+			return -EINVAL;
+	if (args.flags & REFLINKFS_REFLINK_IMMUTABLE)
+		return -EOPNOTSUPP;	/* reserved for snapshots */
+	if (!S_ISREG(src->i_mode))
+		return -EINVAL;
+	preserve = args.flags & REFLINKFS_REFLINK_PRESERVE;
+	if (preserve) {
+		if (!uid_eq(current_fsuid(), src->i_uid) && !capable(CAP_CHOWN))
+			return -EPERM;
+	} else {
+		err = inode_permission(rlfs_mnt_idmap(file->f_path.mnt), src,
+				       MAY_READ);
+		if (err)
+			return err;
+	}
+
+	/* Locks the directory, takes mnt_want_write, -EEXIST if positive. */
+	dentry = user_path_create(args.dest_dirfd,
+				  u64_to_user_ptr(args.dest_name), &path, 0);
+	if (IS_ERR(dentry))
+		return PTR_ERR(dentry);
+	dir = d_inode(path.dentry);
+	idmap = rlfs_mnt_idmap(path.mnt);
+	err = -EXDEV;
+	if (dir->i_sb != src->i_sb)
+		goto out_path;
+	err = -ENAMETOOLONG;
+	if (dentry->d_name.len > RLFS_NAME_LEN)
+		goto out_path;
+	err = inode_permission(idmap, dir, MAY_WRITE | MAY_EXEC);
+	if (err)
+		goto out_path;
+	err = -ENOENT;
+	if (IS_DEADDIR(dir))
+		goto out_path;
+
+	mode = preserve ? src->i_mode :
+		S_IFREG | (src->i_mode & 0777 & ~current_umask());
+	inode = rlfs_reflink_new_inode(idmap, dir, mode, &dentry->d_name);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		goto out_path;
+	}
+
+	/* A stable source with its data on disk: nothing dirty gets shared. */
+	inode_lock(src);
+	inode_dio_wait(src);
+	filemap_invalidate_lock(src->i_mapping);
+	err = filemap_write_and_wait(src->i_mapping);
+	if (err)
+		goto out_src;
+	if (preserve) {
+		inode->i_uid = src->i_uid;
+		inode->i_gid = src->i_gid;
+		err = rlfs_reflink_xattrs(file->f_path.dentry, src, idmap,
+					  dentry, inode);
+		if (err)
+			goto out_src;
+	}
+	err = rlfs_clone_blocks(src, 0, inode, 0, RLFS_LBLK_LIMIT_BLOCKS);
+	if (!err)
+		err = rlfs_reflink_link(src, dir, dentry, inode, preserve);
+out_src:
+	filemap_invalidate_unlock(src->i_mapping);
+	inode_unlock(src);
+	if (err)
+		iput(inode);	/* eviction drops the shared references */
+	else
+		d_instantiate(dentry, inode);
+out_path:
+	done_path_create(&path, dentry);
+	return err;
+}
