@@ -31,7 +31,7 @@ _tool() { # _tool ENVVALUE NAME
 MKFS=$(_tool "${RLFS_MKFS:-}" mkfs.reflinkfs)
 FSCK=$(_tool "${RLFS_FSCK:-}" fsck.reflinkfs)
 FSTYPE=${RLFS_FSTYPE:-reflinkfs}
-BLOCKS=${RLFS_TEST_BLOCKS:-65536}	# 256 MiB filesystems
+BLOCKS=${RLFS_TEST_BLOCKS:-32768}	# 128 MiB filesystems
 
 read -r -a _scratch <<< "${RLFS_SCRATCH_DEVS:-}"
 DEV=${RLFS_DEV:-${_scratch[0]:-/dev/vda}}

@@ -31,9 +31,6 @@
 #ifndef RENAME_EXCHANGE
 #define RENAME_EXCHANGE		(1 << 1)
 #endif
-#ifndef FALLOC_FL_UNSHARE_RANGE
-#define FALLOC_FL_UNSHARE_RANGE	0x40
-#endif
 
 #define MiB		(1024ULL * 1024)
 #define T_SHORT		120
@@ -1219,18 +1216,85 @@ TEST_F_TIMEOUT(posix, fallocate_unsupported, T_SHORT)
 	fd = open("fu", O_CREAT | O_RDWR, 0644);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, rlfs_write_pattern(fd, 0, 65536, 17));
-	EXPECT_EQ(EOPNOTSUPP, ERRNO_OF(fallocate(fd, FALLOC_FL_COLLAPSE_RANGE,
-						 4096, 4096)));
-	EXPECT_EQ(EOPNOTSUPP, ERRNO_OF(fallocate(fd, FALLOC_FL_INSERT_RANGE,
-						 4096, 4096)));
-	EXPECT_EQ(EOPNOTSUPP, ERRNO_OF(fallocate(fd, FALLOC_FL_UNSHARE_RANGE,
+	/* Modes the filesystem does not implement, and bad combinations. */
+	EXPECT_EQ(EOPNOTSUPP, ERRNO_OF(fallocate(fd, FALLOC_FL_NO_HIDE_STALE,
 						 0, 4096)));
 	EXPECT_EQ(EOPNOTSUPP, ERRNO_OF(fallocate(fd, FALLOC_FL_PUNCH_HOLE,
 						 0, 4096)));
+	EXPECT_EQ(EOPNOTSUPP, ERRNO_OF(fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+						 FALLOC_FL_ZERO_RANGE |
+						 FALLOC_FL_KEEP_SIZE, 0, 4096)));
+	EXPECT_EQ(EOPNOTSUPP, ERRNO_OF(fallocate(fd, 0x100, 0, 4096)));
 	EXPECT_EQ(EINVAL, ERRNO_OF(fallocate(fd, 0, 0, 0)));
 	EXPECT_EQ(EINVAL, ERRNO_OF(fallocate(fd, 0, -4096, 4096)));
 	close(fd);
 	EXPECT_EQ(0, rlfs_verify_file("fu", 65536, 17));
+}
+
+/* COLLAPSE_RANGE / INSERT_RANGE shift the data after the range. */
+TEST_F_TIMEOUT(posix, fallocate_collapse_insert, T_SHORT)
+{
+	const size_t size = 64 * 1024;
+	uint8_t *img = malloc(size + 8192), *want = malloc(size + 8192);
+	int fd, e, pass;
+
+	ASSERT_NE(NULL, img);
+	ASSERT_NE(NULL, want);
+	rlfs_fill(img, size, 0, 29);
+	fd = open("fc", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)size, pwrite(fd, img, size, 0));
+	ASSERT_EQ(0, fsync(fd));
+
+	e = ERRNO_OF(fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 16384, 8192));
+	if (e == EOPNOTSUPP) {
+		close(fd);
+		free(img);
+		free(want);
+		SKIP(return, "COLLAPSE_RANGE not supported");
+	}
+	ASSERT_EQ(0, e);
+	/* want = img without [16K, 24K) */
+	memcpy(want, img, 16384);
+	memcpy(want + 16384, img + 24576, size - 24576);
+	/* insert a 4 KiB hole at 8K: everything after moves up */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_INSERT_RANGE, 8192, 4096));
+	memmove(want + 12288, want + 8192, size - 8192 - 8192);
+	memset(want + 8192, 0, 4096);
+	/* size: 64K - 8K + 4K */
+	EXPECT_EQ((off_t)(size - 4096), lseek(fd, 0, SEEK_END));
+	/* Unaligned ranges and ranges reaching EOF are refused. */
+	EXPECT_EQ(EINVAL, ERRNO_OF(fallocate(fd, FALLOC_FL_COLLAPSE_RANGE,
+					     100, 4096)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(fallocate(fd, FALLOC_FL_COLLAPSE_RANGE,
+					     size - 8192, 8192)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(fallocate(fd, FALLOC_FL_INSERT_RANGE,
+					     size, 4096)));
+	close(fd);
+	for (pass = 0; pass < 2; pass++) {
+		uint8_t *got = malloc(size);
+		ssize_t n;
+
+		ASSERT_NE(NULL, got);
+		fd = open("fc", O_RDONLY);
+		ASSERT_LE(0, fd);
+		n = pread(fd, got, size, 0);
+		EXPECT_EQ((ssize_t)(size - 4096), n);
+		EXPECT_EQ(0, memcmp(got, want, size - 4096)) {
+			size_t i;
+
+			for (i = 0; i < size - 4096 && got[i] == want[i]; i++)
+				;
+			TH_LOG("first difference at byte %zu (pass %d)", i,
+			       pass);
+		}
+		close(fd);
+		free(got);
+		if (!pass)
+			RLFS_REMOUNT(&self->fs);
+	}
+	free(img);
+	free(want);
 }
 
 /* ---- SEEK_DATA / SEEK_HOLE ------------------------------------------------ */

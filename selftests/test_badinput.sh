@@ -52,9 +52,6 @@ check_good_fs() {
 	echo good > "$MNT/good"
 	umount_fs
 	fsck_clean
-	mount_fs
-	[ "$(cat "$MNT/good")" = good ] || die "good fs lost a file"
-	umount_fs
 }
 
 zero_start() { # wipe the first 16 MiB
@@ -72,7 +69,7 @@ case_zeroed_device() {
 case_ext4_device() {
 	command -v mkfs.ext4 >/dev/null || skip "mkfs.ext4 not installed"
 	zero_start
-	mkfs.ext4 -F -q -b 4096 "$DEV" "$BLOCKS" > "$LOG" 2>&1 || { show "$LOG"; die "mkfs.ext4 failed"; }
+	mkfs.ext4 -F -q -b 4096 "$DEV" 16384 > "$LOG" 2>&1 || { show "$LOG"; die "mkfs.ext4 failed"; }
 	expect_mount_fails "an ext4 filesystem"
 	check_good_fs
 }

@@ -1,0 +1,1753 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * reflink_test - reflink and copy-on-write through the standard
+ * interfaces (FICLONE, FICLONERANGE, FIDEDUPERANGE, copy_file_range,
+ * FS_IOC_FIEMAP with FIEMAP_EXTENT_SHARED, fallocate, statfs) and the
+ * reflinkfs REFLINKFS_IOC_REFLINK ioctl.
+ *
+ * Every test runs on a fresh filesystem and ends with an unmount and
+ * "fsck.reflinkfs -n" clean (fsck checks every block's refcount against
+ * all mappings).  Data is compared with in-memory images of what each
+ * file must hold; sharing is checked block by block with FIEMAP, written
+ * as a string: '.' hole, 'd' mapped and not shared, 's' shared; in an
+ * expectation '-' means "not shared" ('.' or 'd') and '?' anything.
+ *
+ * The fixture probes FICLONE after mkfs: when the module has no
+ * ->remap_file_range (EOPNOTSUPP) every test is skipped, unless
+ * RLFS_REQUIRE_REFLINK=1 makes that a failure.
+ *
+ * Environment: see rlfs_util.h.
+ */
+#define _GNU_SOURCE
+#include <grp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
+#include <sys/xattr.h>
+#include <linux/falloc.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+
+#include "rlfs_util.h"
+#include "uapi/linux/reflinkfs.h"
+
+#ifndef FALLOC_FL_UNSHARE_RANGE
+#define FALLOC_FL_UNSHARE_RANGE	0x40
+#endif
+#ifndef FALLOC_FL_COLLAPSE_RANGE
+#define FALLOC_FL_COLLAPSE_RANGE 0x08
+#endif
+#ifndef FALLOC_FL_INSERT_RANGE
+#define FALLOC_FL_INSERT_RANGE	0x20
+#endif
+
+#define BS		4096ULL
+#define KiB		1024ULL
+#define MiB		(1024ULL * 1024)
+#define T_SHORT		120
+#define T_LONG		280
+#define IMG_CAP		(1 * MiB)
+/* statfs slack for metadata blocks (extent/refcount tree, directory). */
+#define META_SLACK	16
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* In-memory image of what a file must hold. */
+struct img {
+	uint8_t	*b;
+	size_t	size;
+};
+
+static int img_init(struct img *m)
+{
+	m->b = calloc(1, IMG_CAP);
+	m->size = 0;
+	return m->b ? 0 : -1;
+}
+
+static void img_copy(struct img *dst, const struct img *src)
+{
+	memcpy(dst->b, src->b, IMG_CAP);
+	dst->size = src->size;
+}
+
+/* pwrite pattern @seed at [off, off+len) and mirror it into @m. */
+static int wr(int fd, struct img *m, uint64_t off, size_t len, uint32_t seed)
+{
+	if (off + len > IMG_CAP)
+		return -1;
+	rlfs_fill(m->b + off, len, off, seed);
+	if (pwrite(fd, m->b + off, len, off) != (ssize_t)len) {
+		fprintf(stderr, "# pwrite %zu at %" PRIu64 ": %s\n", len, off,
+			strerror(errno));
+		return -1;
+	}
+	if (off + len > m->size)
+		m->size = off + len;
+	return 0;
+}
+
+static void img_truncate(struct img *m, size_t size)
+{
+	if (size < m->size)
+		memset(m->b + size, 0, m->size - size);
+	m->size = size;
+}
+
+static void img_zero(struct img *m, size_t off, size_t len)
+{
+	if (off >= m->size)
+		return;
+	if (off + len > m->size)
+		len = m->size - off;
+	memset(m->b + off, 0, len);
+}
+
+static void img_collapse(struct img *m, size_t off, size_t len)
+{
+	memmove(m->b + off, m->b + off + len, m->size - off - len);
+	memset(m->b + m->size - len, 0, len);
+	m->size -= len;
+}
+
+static void img_insert(struct img *m, size_t off, size_t len)
+{
+	memmove(m->b + off + len, m->b + off, m->size - off);
+	memset(m->b + off, 0, len);
+	m->size += len;
+}
+
+/* Compare the whole file @path with @m: 0 or 1 after printing why. */
+static int cmp_file(const char *path, const struct img *m)
+{
+	uint8_t *buf = malloc(m->size + 1);
+	struct stat st;
+	ssize_t r;
+	size_t i;
+	int fd, ret = 0;
+
+	if (!buf)
+		return 1;
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st)) {
+		fprintf(stderr, "# open %s: %s\n", path, strerror(errno));
+		free(buf);
+		return 1;
+	}
+	if ((size_t)st.st_size != m->size) {
+		fprintf(stderr, "# %s: size %lld, want %zu\n", path,
+			(long long)st.st_size, m->size);
+		ret = 1;
+	}
+	r = pread(fd, buf, m->size + 1, 0);
+	if (r != (ssize_t)m->size) {
+		fprintf(stderr, "# %s: read %zd bytes, want %zu\n", path, r,
+			m->size);
+		ret = 1;
+	}
+	for (i = 0; r > 0 && i < (size_t)r && i < m->size; i++) {
+		if (buf[i] != m->b[i]) {
+			fprintf(stderr, "# %s: byte %zu (block %zu) is 0x%02x, "
+				"want 0x%02x\n", path, i, (size_t)(i / BS), buf[i],
+				m->b[i]);
+			ret = 1;
+			break;
+		}
+	}
+	close(fd);
+	free(buf);
+	return ret;
+}
+
+/* Create @path with @nblocks blocks of pattern @seed; fills @m. */
+static int make_img_file(const char *path, struct img *m, size_t len,
+			 uint32_t seed)
+{
+	int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0644);
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	m->size = 0;
+	memset(m->b, 0, IMG_CAP);
+	ret = wr(fd, m, 0, len, seed);
+	if (!ret && fsync(fd))
+		ret = -1;
+	close(fd);
+	return ret;
+}
+
+/* FICLONE @src onto a new (truncated) @dst: 0 or -errno. */
+static int clone_file(const char *src, const char *dst)
+{
+	int s = open(src, O_RDONLY);
+	int d, ret = 0;
+
+	if (s < 0)
+		return -errno;
+	d = open(dst, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	if (d < 0) {
+		ret = -errno;
+		close(s);
+		return ret;
+	}
+	if (ioctl(d, FICLONE, s))
+		ret = -errno;
+	close(s);
+	close(d);
+	return ret;
+}
+
+static int clone_range(int sfd, uint64_t soff, uint64_t len, int dfd,
+		       uint64_t doff)
+{
+	struct file_clone_range r = {
+		.src_fd = sfd, .src_offset = soff, .src_length = len,
+		.dest_offset = doff,
+	};
+
+	return ioctl(dfd, FICLONERANGE, &r) ? -errno : 0;
+}
+
+/*
+ * Describe blocks [0, n) of @fd in @out ('.' hole, 'd' data, 's' shared),
+ * NUL-terminated.  FIEMAP_FLAG_SYNC writes dirty data back first, so the
+ * mapping is the one CoW writeback chose.  Returns 0 or -errno.
+ */
+static int blockmap_fd(int fd, size_t n, char *out)
+{
+	const unsigned int cnt = 128;
+	size_t sz = sizeof(struct fiemap) + cnt * sizeof(struct fiemap_extent);
+	struct fiemap *fm = malloc(sz);
+	uint64_t start = 0, end = n * BS;
+	int ret = 0;
+
+	if (!fm)
+		return -ENOMEM;
+	memset(out, '.', n);
+	out[n] = '\0';
+	while (start < end) {
+		unsigned int i;
+		struct fiemap_extent *last;
+
+		memset(fm, 0, sz);
+		fm->fm_start = start;
+		fm->fm_length = end - start;
+		fm->fm_flags = FIEMAP_FLAG_SYNC;
+		fm->fm_extent_count = cnt;
+		if (ioctl(fd, FS_IOC_FIEMAP, fm)) {
+			ret = -errno;
+			fprintf(stderr, "# FS_IOC_FIEMAP: %s\n", strerror(errno));
+			break;
+		}
+		if (!fm->fm_mapped_extents)
+			break;
+		for (i = 0; i < fm->fm_mapped_extents; i++) {
+			struct fiemap_extent *fe = &fm->fm_extents[i];
+			uint64_t b = fe->fe_logical / BS;
+			uint64_t e = (fe->fe_logical + fe->fe_length + BS - 1) / BS;
+
+			for (; b < e && b < n; b++)
+				out[b] = (fe->fe_flags & FIEMAP_EXTENT_SHARED) ?
+					 's' : 'd';
+		}
+		last = &fm->fm_extents[fm->fm_mapped_extents - 1];
+		if (last->fe_flags & FIEMAP_EXTENT_LAST)
+			break;
+		if (last->fe_logical + last->fe_length <= start)
+			break;
+		start = last->fe_logical + last->fe_length;
+	}
+	free(fm);
+	return ret;
+}
+
+static int blockmap(const char *path, size_t n, char *out)
+{
+	int fd = open(path, O_RDONLY);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = blockmap_fd(fd, n, out);
+	close(fd);
+	return ret;
+}
+
+static bool map_ok(const char *got, const char *want)
+{
+	size_t i;
+
+	for (i = 0; want[i]; i++) {
+		switch (want[i]) {
+		case '?':
+			continue;
+		case '-':
+			if (got[i] == 's')
+				return false;
+			continue;
+		default:
+			if (got[i] != want[i])
+				return false;
+		}
+	}
+	return true;
+}
+
+static size_t count_char(const char *s, char c)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == c;
+	return n;
+}
+
+/* Expect the FIEMAP block map of @path to match @want (see the top). */
+#define EXPECT_MAP(path, want) do {					\
+	const char *__w = (want);					\
+	size_t __n = strlen(__w);					\
+	char *__got = malloc(__n + 1);					\
+	ASSERT_NE(NULL, __got);						\
+	EXPECT_EQ(0, blockmap((path), __n, __got));			\
+	EXPECT_TRUE(map_ok(__got, __w)) {				\
+		TH_LOG("%s: block map %s", (path), __got);		\
+		TH_LOG("%s: want      %s", (path), __w);		\
+	}								\
+	free(__got);							\
+} while (0)
+
+#define EXPECT_DATA(path, img) EXPECT_EQ(0, cmp_file((path), (img)))
+
+/* A string of @n copies of @c (static buffers, 4 in rotation). */
+static const char *rep(size_t n, char c)
+{
+	static char buf[4][1024];
+	static int slot;
+	char *b = buf[slot++ & 3];
+
+	if (n > sizeof(buf[0]) - 1)
+		n = sizeof(buf[0]) - 1;
+	memset(b, c, n);
+	b[n] = '\0';
+	return b;
+}
+
+/* Build a block-map string from pieces, e.g. cat3("sss", "d", "ssss"). */
+static const char *cat(const char *a, const char *b, const char *c,
+		       const char *d)
+{
+	static char buf[4][1024];
+	static int slot;
+	char *r = buf[slot++ & 3];
+	const char *parts[4] = { a, b, c, d };
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		size_t n = parts[i] ? strlen(parts[i]) : 0;
+
+		if (len + n >= sizeof(buf[0]))
+			n = sizeof(buf[0]) - 1 - len;
+		memmove(r + len, parts[i] ? parts[i] : "", n);
+		len += n;
+	}
+	r[len] = '\0';
+	return r;
+}
+
+static bool on_reflinkfs(const char *path)
+{
+	struct statfs sf;
+
+	return statfs(path, &sf) == 0 &&
+	       (unsigned long)sf.f_type == REFLINKFS_SUPER_MAGIC;
+}
+
+/*
+ * After mkfs + mount: probe FICLONE.  Skip every test (and leave the
+ * child) when the module cannot clone, unless RLFS_REQUIRE_REFLINK=1.
+ * The probe also creates and removes a refcount record once, so any
+ * refcount-tree block that stays allocated afterwards is in the
+ * baseline free count of the tests.
+ */
+#define rlfs_reflink_probe(fs) do {					\
+	int __r;							\
+	const char *__req = getenv("RLFS_REQUIRE_REFLINK");		\
+									\
+	ASSERT_EQ(0, rlfs_make_file(".probe", 2 * BS, 7, true));	\
+	__r = clone_file(".probe", ".probe2");				\
+	if ((__r == -EOPNOTSUPP || __r == -ENOTTY) &&			\
+	    !(__req && !strcmp(__req, "1"))) {				\
+		unlink(".probe");					\
+		unlink(".probe2");					\
+		rlfs_umount(fs);					\
+		SKIP(fflush(NULL); _exit(255),				\
+		     "FICLONE: %s: the module does not support reflink",\
+		     strerror(-__r));					\
+	}								\
+	ASSERT_EQ(0, __r) {						\
+		TH_LOG("FICLONE probe: %s", strerror(-__r));		\
+	}								\
+	ASSERT_EQ(0, unlink(".probe"));					\
+	ASSERT_EQ(0, unlink(".probe2"));				\
+} while (0)
+
+FIXTURE(reflink) {
+	struct rlfs_fs fs;
+	struct img a, b, c;
+};
+
+FIXTURE_SETUP(reflink)
+{
+	rlfs_fs_setup(&self->fs, RLFS_TEST_BLOCKS);
+	rlfs_reflink_probe(&self->fs);
+	ASSERT_EQ(0, img_init(&self->a));
+	ASSERT_EQ(0, img_init(&self->b));
+	ASSERT_EQ(0, img_init(&self->c));
+}
+
+FIXTURE_TEARDOWN(reflink)
+{
+	rlfs_fs_teardown(&self->fs);
+}
+
+/* ---- clone + buffered CoW -------------------------------------------------- */
+
+TEST_F_TIMEOUT(reflink, clone_cow_buffered, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b, *h = &self->c;
+	struct img h2;
+	int fa, fb, fd;
+
+	ASSERT_EQ(0, img_init(&h2));
+	ASSERT_EQ(0, make_img_file("a", a, 16 * BS, 1));
+	ASSERT_EQ(0, clone_file("a", "b"));
+	img_copy(b, a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("a", rep(16, 's'));
+	EXPECT_MAP("b", rep(16, 's'));
+
+	/* One whole block in the middle of the clone. */
+	fb = open("b", O_RDWR);
+	ASSERT_LE(0, fb);
+	ASSERT_EQ(0, wr(fb, b, 8 * BS, BS, 2));
+	ASSERT_EQ(0, fsync(fb));
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("a", cat(rep(8, 's'), "d", rep(7, 's'), NULL));
+	EXPECT_MAP("b", cat(rep(8, 's'), "d", rep(7, 's'), NULL));
+
+	/* Sub-block write to the source: block 3 unshared in both. */
+	fa = open("a", O_RDWR);
+	ASSERT_LE(0, fa);
+	ASSERT_EQ(0, wr(fa, a, 3 * BS + 100, 10, 3));
+	EXPECT_MAP("a", cat("sss", "d", "ssss", cat("d", rep(7, 's'), 0, 0)));
+	EXPECT_MAP("b", cat("sss", "d", "ssss", cat("d", rep(7, 's'), 0, 0)));
+	/* Sub-block write spanning two shared blocks of the clone. */
+	ASSERT_EQ(0, wr(fb, b, 12 * BS - 5, 10, 4));
+	EXPECT_MAP("b", cat("sssdssssdss", "dd", "sss", NULL));
+	EXPECT_MAP("a", cat("sssdssssdss", "dd", "sss", NULL));
+	/* Overwrite of an already unshared block: stays unshared. */
+	ASSERT_EQ(0, wr(fb, b, 8 * BS + 17, 33, 5));
+
+	/* At EOF: a whole block on b, a sub-block tail on a. */
+	ASSERT_EQ(0, wr(fb, b, 16 * BS, BS, 6));
+	ASSERT_EQ(0, wr(fa, a, 16 * BS, 100, 7));
+	/* Unaligned tail write inside the last shared block + extension. */
+	ASSERT_EQ(0, wr(fa, a, 15 * BS + 4000, 200, 8));
+	close(fa);
+	close(fb);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("a", cat("sssdssssdss", "dd", "ss", "dd"));
+	EXPECT_MAP("b", cat("sssdssssdss", "dd", "ss", "dd"));
+
+	/* Holes: clone a sparse file and write into the holes. */
+	fd = open("h", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	h->size = 0;
+	ASSERT_EQ(0, wr(fd, h, 0, 4 * BS, 10));
+	ASSERT_EQ(0, wr(fd, h, 8 * BS, 4 * BS, 11));
+	close(fd);
+	ASSERT_EQ(0, clone_file("h", "h2"));
+	img_copy(&h2, h);
+	EXPECT_MAP("h", "ssss....ssss");
+	EXPECT_MAP("h2", "ssss....ssss");
+	fd = open("h2", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, wr(fd, &h2, 5 * BS + 7, 50, 12));	/* sub-block in hole */
+	ASSERT_EQ(0, wr(fd, &h2, 6 * BS, BS, 13));	/* block in hole */
+	ASSERT_EQ(0, wr(fd, &h2, 14 * BS + 9, 9, 14));	/* beyond EOF */
+	close(fd);
+	EXPECT_MAP("h", "ssss....ssss");
+	EXPECT_MAP("h2", "ssss.dd.ssss..d");
+	EXPECT_DATA("h", h);
+	EXPECT_DATA("h2", &h2);
+
+	/* Everything again from disk. */
+	rlfs_drop_caches();
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_DATA("h2", &h2);
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_DATA("h", h);
+	EXPECT_DATA("h2", &h2);
+	EXPECT_MAP("a", cat("sssdssssdss", "dd", "ss", "dd"));
+	EXPECT_MAP("b", cat("sssdssssdss", "dd", "ss", "dd"));
+	EXPECT_MAP("h2", "ssss.dd.ssss..d");
+	free(h2.b);
+}
+
+/* Clone right after buffered writes: FICLONE must flush (or share) the
+ * dirty data, and the clone must see it after the caches are dropped. */
+TEST_F_TIMEOUT(reflink, clone_dirty_source, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	int fa, fb;
+
+	fa = open("a", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fa);
+	ASSERT_EQ(0, wr(fa, a, 0, 6 * BS, 1));
+	ASSERT_EQ(0, wr(fa, a, 2 * BS + 10, 100, 2));	/* dirty, no fsync */
+	fb = open("b", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fb);
+	ASSERT_EQ(0, ioctl(fb, FICLONE, fa));
+	img_copy(b, a);
+	/* write the source again right away: the clone must not see it */
+	ASSERT_EQ(0, wr(fa, a, 2 * BS + 20, 5, 3));
+	close(fa);
+	close(fb);
+	EXPECT_DATA("b", b);
+	rlfs_drop_caches();
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("a", "ssdsss");
+	EXPECT_MAP("b", "ssdsss");
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+}
+
+/* Clone over blocks of a destination that has data of its own: those
+ * blocks are freed (or still held by nobody else) and the rest stays. */
+TEST_F_TIMEOUT(reflink, clone_over_existing, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	long long f0, f1;
+	int fa, fb;
+
+	ASSERT_EQ(0, make_img_file("a", a, 4 * BS, 1));
+	ASSERT_EQ(0, make_img_file("b", b, 8 * BS, 2));
+	fa = open("a", O_RDONLY);
+	fb = open("b", O_RDWR);
+	ASSERT_LE(0, fa);
+	ASSERT_LE(0, fb);
+	f0 = rlfs_bfree(".");
+	ASSERT_EQ(0, clone_range(fa, 0, 4 * BS, fb, 2 * BS));
+	memcpy(b->b + 2 * BS, a->b, 4 * BS);
+	f1 = rlfs_bfree(".");
+	/* b's own blocks 2..5 went back to the free pool */
+	EXPECT_LE(4 - 2, f1 - f0);
+	EXPECT_GE(4 + META_SLACK, f1 - f0);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("b", "ddssssdd");
+	EXPECT_MAP("a", "ssss");
+	/* clone b's blocks 6..7 over a's blocks 0..1: a mix of owners */
+	close(fa);
+	fa = open("a", O_RDWR);
+	ASSERT_LE(0, fa);
+	ASSERT_EQ(0, clone_range(fb, 6 * BS, 2 * BS, fa, 0));
+	memcpy(a->b, b->b + 6 * BS, 2 * BS);
+	close(fa);
+	close(fb);
+	EXPECT_DATA("a", a);
+	/* a's old blocks 0..1 are now b's 2..3 alone */
+	EXPECT_MAP("a", "ssss");
+	EXPECT_MAP("b", "ddddssss");
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("b", "ddddssss");
+}
+
+/* Preallocated (unwritten) extents are shared too: writing one side must
+ * not convert the shared extent in place (the other side reads zeros). */
+TEST_F_TIMEOUT(reflink, clone_unwritten, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	int fa, fb;
+
+	fa = open("a", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fa);
+	ASSERT_EQ(0, fallocate(fa, 0, 0, 8 * BS));
+	a->size = 8 * BS;
+	ASSERT_EQ(0, wr(fa, a, 0, BS, 1));
+	ASSERT_EQ(0, fsync(fa));
+	ASSERT_EQ(0, clone_file("a", "b"));
+	img_copy(b, a);
+	EXPECT_MAP("b", "ssssssss");
+	fb = open("b", O_RDWR);
+	ASSERT_LE(0, fb);
+	ASSERT_EQ(0, wr(fb, b, 3 * BS, BS, 2));
+	ASSERT_EQ(0, wr(fb, b, 6 * BS + 100, 10, 3));
+	ASSERT_EQ(0, wr(fa, a, 5 * BS, BS, 4));
+	ASSERT_EQ(0, fsync(fa));
+	ASSERT_EQ(0, fsync(fb));
+	close(fa);
+	close(fb);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("a", "sssdsdds");
+	EXPECT_MAP("b", "sssdsdds");
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+}
+
+/* ---- statfs ------------------------------------------------------------------ */
+
+TEST_F_TIMEOUT(reflink, statfs_clone_32m, T_LONG)
+{
+	const uint64_t len = 32 * MiB, nb = len / BS;
+	long long f0, f1, f2, f3, f4;
+	char *map;
+	int fd;
+
+	f0 = rlfs_bfree(".");
+	ASSERT_EQ(0, rlfs_make_file("src", len, 21, true));
+	f1 = rlfs_bfree(".");
+	EXPECT_LE((long long)nb, f0 - f1);
+	ASSERT_EQ(0, clone_file("src", "dst"));
+	f2 = rlfs_bfree(".");
+	TH_LOG("free blocks: empty %lld, 32 MiB file %lld, + clone %lld",
+	       f0, f1, f2);
+	EXPECT_GE(META_SLACK, f1 - f2) {
+		TH_LOG("the clone took %lld blocks", f1 - f2);
+	}
+	EXPECT_LE(-META_SLACK, f1 - f2);
+
+	map = malloc(nb + 1);
+	ASSERT_NE(NULL, map);
+	fd = open("dst", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, blockmap_fd(fd, nb, map));
+	EXPECT_EQ(nb, count_char(map, 's'));
+	close(fd);
+
+	/* Deleting the source frees (almost) nothing: the clone holds it. */
+	ASSERT_EQ(0, unlink("src"));
+	f3 = rlfs_wait_bfree(".", f2 + (long long)nb);	/* must time out */
+	EXPECT_GE(META_SLACK, f3 - f2) {
+		TH_LOG("deleting the source freed %lld blocks", f3 - f2);
+	}
+	fd = open("dst", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, blockmap_fd(fd, nb, map));
+	EXPECT_EQ(0U, count_char(map, 's'));
+	EXPECT_EQ(nb, count_char(map, 'd'));
+	close(fd);
+	EXPECT_EQ(0, rlfs_verify_file("dst", len, 21));
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_EQ(0, rlfs_verify_file("dst", len, 21));
+
+	/* The last sharer goes: everything back. */
+	ASSERT_EQ(0, unlink("dst"));
+	f4 = rlfs_wait_bfree(".", f0);
+	TH_LOG("free blocks: source deleted %lld, clone deleted %lld", f3, f4);
+	EXPECT_EQ(f0, f4);
+	free(map);
+}
+
+/* ---- mmap and O_DIRECT CoW ------------------------------------------------ */
+
+TEST_F_TIMEOUT(reflink, cow_mmap, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	uint8_t *m;
+	int fd;
+
+	ASSERT_EQ(0, make_img_file("a", a, 16 * BS, 1));
+	ASSERT_EQ(0, clone_file("a", "b"));
+	img_copy(b, a);
+
+	fd = open("b", O_RDWR);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, 16 * BS, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	/* read fault first: the page is mapped read-only from shared data */
+	EXPECT_EQ(0, memcmp(m + 5 * BS, a->b + 5 * BS, BS));
+	rlfs_fill(b->b + 5 * BS + 7, 300, 5 * BS + 7, 31);
+	memcpy(m + 5 * BS + 7, b->b + 5 * BS + 7, 300);
+	rlfs_fill(b->b + 10 * BS, BS, 10 * BS, 32);
+	memcpy(m + 10 * BS, b->b + 10 * BS, BS);
+	ASSERT_EQ(0, msync(m, 16 * BS, MS_SYNC));
+	ASSERT_EQ(0, munmap(m, 16 * BS));
+	close(fd);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("b", "sssssdssssdsssss");
+	EXPECT_MAP("a", "sssssdssssdsssss");
+
+	/* mmap write to the source. */
+	fd = open("a", O_RDWR);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, 16 * BS, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	rlfs_fill(a->b + 2 * BS + 4095, 1, 2 * BS + 4095, 33);
+	m[2 * BS + 4095] = a->b[2 * BS + 4095];
+	ASSERT_EQ(0, msync(m, 16 * BS, MS_SYNC));
+	/* a second write to the now-private block: no new CoW */
+	rlfs_fill(a->b + 2 * BS, 10, 2 * BS, 34);
+	memcpy(m + 2 * BS, a->b + 2 * BS, 10);
+	ASSERT_EQ(0, msync(m, 16 * BS, MS_SYNC));
+	ASSERT_EQ(0, munmap(m, 16 * BS));
+	close(fd);
+	EXPECT_MAP("a", "ssdssdssssdsssss");
+	EXPECT_MAP("b", "ssdssdssssdsssss");
+	rlfs_drop_caches();
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("a", "ssdssdssssdsssss");
+}
+
+TEST_F_TIMEOUT(reflink, cow_odirect, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	uint8_t *buf;
+	int fd;
+
+	ASSERT_EQ(0, posix_memalign((void **)&buf, BS, 2 * BS));
+	ASSERT_EQ(0, make_img_file("a", a, 16 * BS, 1));
+	ASSERT_EQ(0, clone_file("a", "b"));
+	img_copy(b, a);
+	/* cache the clone's pages: the direct write must invalidate them */
+	EXPECT_DATA("b", b);
+
+	fd = open("b", O_RDWR | O_DIRECT);
+	ASSERT_LE(0, fd);
+	rlfs_fill(b->b, 2 * BS, 0, 41);
+	memcpy(buf, b->b, 2 * BS);
+	ASSERT_EQ((ssize_t)(2 * BS), pwrite(fd, buf, 2 * BS, 0));
+	rlfs_fill(b->b + 14 * BS, BS, 14 * BS, 42);
+	memcpy(buf, b->b + 14 * BS, BS);
+	ASSERT_EQ((ssize_t)BS, pwrite(fd, buf, BS, 14 * BS));
+	/* extension by direct write */
+	rlfs_fill(b->b + 16 * BS, BS, 16 * BS, 43);
+	memcpy(buf, b->b + 16 * BS, BS);
+	ASSERT_EQ((ssize_t)BS, pwrite(fd, buf, BS, 16 * BS));
+	b->size = 17 * BS;
+	/* direct read back of a written and of a still-shared block */
+	ASSERT_EQ((ssize_t)BS, pread(fd, buf, BS, 14 * BS));
+	EXPECT_EQ(0, memcmp(buf, b->b + 14 * BS, BS));
+	ASSERT_EQ((ssize_t)BS, pread(fd, buf, BS, 7 * BS));
+	EXPECT_EQ(0, memcmp(buf, a->b + 7 * BS, BS));
+	close(fd);
+
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("b", cat("dd", rep(12, 's'), "dsd", NULL));
+	EXPECT_MAP("a", cat("dd", rep(12, 's'), "ds", NULL));
+
+	/* direct write to the source's still-shared block 7 */
+	fd = open("a", O_RDWR | O_DIRECT);
+	ASSERT_LE(0, fd);
+	rlfs_fill(a->b + 7 * BS, BS, 7 * BS, 44);
+	memcpy(buf, a->b + 7 * BS, BS);
+	ASSERT_EQ((ssize_t)BS, pwrite(fd, buf, BS, 7 * BS));
+	close(fd);
+	EXPECT_MAP("a", "ddsssssdssssssds");
+	EXPECT_MAP("b", "ddsssssdssssssdsd");
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	free(buf);
+}
+
+/* ---- size and layout changes on shared ranges ---------------------------- */
+
+/* a: 16 blocks of seed 1, b its clone; fd of b returned. */
+static int setup_pair(struct img *a, struct img *b)
+{
+	if (make_img_file("a", a, 16 * BS, 1) || clone_file("a", "b"))
+		return -1;
+	img_copy(b, a);
+	return open("b", O_RDWR);
+}
+
+TEST_F_TIMEOUT(reflink, truncate_shared, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	char ma[32], mb[32];
+	int fd = setup_pair(a, b);
+
+	ASSERT_LE(0, fd);
+	/* Down into the middle of block 10: its tail must read as zeros
+	 * later, without changing the source's block 10. */
+	ASSERT_EQ(0, ftruncate(fd, 10 * BS + 100));
+	img_truncate(b, 10 * BS + 100);
+	ASSERT_EQ(0, fsync(fd));
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	/* block 10 of b may stay shared or be copied; consistently so */
+	ASSERT_EQ(0, blockmap("a", 16, ma));
+	ASSERT_EQ(0, blockmap("b", 11, mb));
+	EXPECT_TRUE(map_ok(ma, "ssssssssss?ddddd")) TH_LOG("a: %s", ma);
+	EXPECT_TRUE(map_ok(mb, "ssssssssss?")) TH_LOG("b: %s", mb);
+	EXPECT_EQ(ma[10], mb[10]);
+
+	/* Up again: the tail of block 10 and blocks 11.. are zeros. */
+	ASSERT_EQ(0, ftruncate(fd, 20 * BS));
+	img_truncate(b, 20 * BS);
+	ASSERT_EQ(0, fsync(fd));
+	EXPECT_DATA("b", b);
+	EXPECT_DATA("a", a);
+	EXPECT_MAP("b", "ssssssssss?.........");
+	/* Write into the grown region and into the shared part. */
+	ASSERT_EQ(0, wr(fd, b, 12 * BS, 10, 51));
+	ASSERT_EQ(0, wr(fd, b, 1 * BS, 10, 52));
+	close(fd);
+	EXPECT_MAP("b", "sdssssssss?.d.......");
+	EXPECT_MAP("a", "sdssssssss?ddddd");
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+
+	/* Truncate the source to zero: the clone's blocks stay, unshared. */
+	ASSERT_EQ(0, truncate("a", 0));
+	EXPECT_MAP("b", "dddddddddd-.d.......");
+	EXPECT_DATA("b", b);
+}
+
+TEST_F_TIMEOUT(reflink, punch_shared, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	int fd = setup_pair(a, b);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       4 * BS, 4 * BS));
+	img_zero(b, 4 * BS, 4 * BS);
+	/* sub-block punch: zeroes part of block 9 (a write: CoW) */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       9 * BS + 100, 200));
+	img_zero(b, 9 * BS + 100, 200);
+	/* punch beyond EOF with KEEP_SIZE: nothing changes */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       20 * BS, 4 * BS));
+	close(fd);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("b", "ssss....sdssssss");
+	EXPECT_MAP("a", "ssssddddsdssssss");
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("b", "ssss....sdssssss");
+}
+
+TEST_F_TIMEOUT(reflink, zero_range_shared, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	int fd = setup_pair(a, b);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_ZERO_RANGE, 2 * BS, 4 * BS));
+	img_zero(b, 2 * BS, 4 * BS);
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_ZERO_RANGE, 12 * BS + 1000, 500));
+	img_zero(b, 12 * BS + 1000, 500);
+	/* zero range extending the file */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_ZERO_RANGE, 15 * BS, 3 * BS));
+	img_zero(b, 15 * BS, BS);
+	b->size = 18 * BS;
+	close(fd);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("b", "ss----ssssssdss---");
+	EXPECT_MAP("a", "ssddddssssssdssd");
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+}
+
+TEST_F_TIMEOUT(reflink, collapse_shared, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	int fd = setup_pair(a, b);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 4 * BS, 4 * BS)) {
+		TH_LOG("FALLOC_FL_COLLAPSE_RANGE on a clone: %s", strerror(errno));
+	}
+	img_collapse(b, 4 * BS, 4 * BS);
+	/* unaligned collapse: EINVAL, nothing changes */
+	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 100, BS));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("b", rep(12, 's'));
+	EXPECT_MAP("a", "ssssddddssssssss");
+	/* the moved blocks are still CoW: write the first moved one */
+	fd = open("b", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, wr(fd, b, 4 * BS, 1, 61));	/* a's block 8 */
+	close(fd);
+	EXPECT_MAP("b", "ssssdsssssss");
+	EXPECT_MAP("a", "ssssdddddsssssss");
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+}
+
+TEST_F_TIMEOUT(reflink, insert_shared, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	int fd = setup_pair(a, b);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_INSERT_RANGE, 6 * BS, 2 * BS)) {
+		TH_LOG("FALLOC_FL_INSERT_RANGE on a clone: %s", strerror(errno));
+	}
+	img_insert(b, 6 * BS, 2 * BS);
+	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_INSERT_RANGE, 6 * BS + 1, BS));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("b", "ssssss..ssssssssss");
+	EXPECT_MAP("a", rep(16, 's'));
+	/* write into the inserted hole and into a shifted shared block */
+	fd = open("b", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, wr(fd, b, 7 * BS + 5, 5, 62));
+	ASSERT_EQ(0, wr(fd, b, 17 * BS, 5, 63));	/* a's block 15 */
+	close(fd);
+	EXPECT_MAP("b", "ssssss.dsssssssssd");
+	EXPECT_MAP("a", "sssssssssssssssd");
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+}
+
+TEST_F_TIMEOUT(reflink, unshare_range, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	long long f0, f1;
+	int fd = setup_pair(a, b);
+
+	ASSERT_LE(0, fd);
+	f0 = rlfs_bfree(".");
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_UNSHARE_RANGE, 3 * BS, 7 * BS));
+	ASSERT_EQ(0, fsync(fd));
+	f1 = rlfs_bfree(".");
+	EXPECT_LE(7, f0 - f1);
+	EXPECT_GE(7 + META_SLACK, f0 - f1);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("b", "sssdddddddssssss");
+	EXPECT_MAP("a", "sssdddddddssssss");
+	/* unshare of an unshared range and of a hole: no-ops */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_UNSHARE_RANGE, 3 * BS, 2 * BS));
+	ASSERT_EQ(0, ftruncate(fd, 20 * BS));
+	img_truncate(b, 20 * BS);
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_UNSHARE_RANGE, 17 * BS, BS));
+	/* the rest of the file */
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_UNSHARE_RANGE, 0, 20 * BS));
+	close(fd);
+	EXPECT_MAP("b", "dddddddddddddddd----");
+	EXPECT_MAP("a", rep(16, 'd'));
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+}
+
+/* ---- dedupe ---------------------------------------------------------------- */
+
+TEST_F_TIMEOUT(reflink, dedupe, T_SHORT)
+{
+	struct img *a = &self->a, *c = &self->b, *d = &self->c;
+	struct file_dedupe_range *r;
+	int fa, fc, fd, fe;
+
+	ASSERT_EQ(0, make_img_file("a", a, 8 * BS, 1));
+	ASSERT_EQ(0, make_img_file("c", c, 8 * BS, 1));	/* same data */
+	ASSERT_EQ(0, make_img_file("e", c, 8 * BS, 1));	/* same data */
+	ASSERT_EQ(0, make_img_file("d", d, 8 * BS, 1));
+	fd = open("d", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, wr(fd, d, 3 * BS + 2000, 1, 9));	/* one byte differs */
+	EXPECT_MAP("a", "dddddddd");
+	EXPECT_MAP("c", "dddddddd");
+
+	fa = open("a", O_RDONLY);
+	fc = open("c", O_RDWR);
+	fe = open("e", O_RDWR);
+	ASSERT_LE(0, fa);
+	ASSERT_LE(0, fc);
+	ASSERT_LE(0, fe);
+	r = calloc(1, sizeof(*r) + 3 * sizeof(r->info[0]));
+	ASSERT_NE(NULL, r);
+	r->src_offset = 0;
+	r->src_length = 8 * BS;
+	r->dest_count = 3;
+	r->info[0].dest_fd = fc;
+	r->info[1].dest_fd = fd;
+	r->info[2].dest_fd = fe;
+	ASSERT_EQ(0, ioctl(fa, FIDEDUPERANGE, r)) {
+		TH_LOG("FIDEDUPERANGE: %s", strerror(errno));
+	}
+	EXPECT_EQ(FILE_DEDUPE_RANGE_SAME, r->info[0].status);
+	EXPECT_EQ(8 * BS, r->info[0].bytes_deduped);
+	EXPECT_EQ(FILE_DEDUPE_RANGE_DIFFERS, r->info[1].status);
+	EXPECT_EQ(0U, r->info[1].bytes_deduped);
+	EXPECT_EQ(FILE_DEDUPE_RANGE_SAME, r->info[2].status);
+	EXPECT_EQ(8 * BS, r->info[2].bytes_deduped);
+	EXPECT_MAP("a", "ssssssss");
+	EXPECT_MAP("c", "ssssssss");
+	EXPECT_MAP("e", "ssssssss");
+	EXPECT_MAP("d", "dddddddd");
+
+	/* A sub-range where d is the same: blocks 4..6 of a -> d at 4. */
+	memset(r, 0, sizeof(*r) + sizeof(r->info[0]));
+	r->src_offset = 4 * BS;
+	r->src_length = 3 * BS;
+	r->dest_count = 1;
+	r->info[0].dest_fd = fd;
+	r->info[0].dest_offset = 4 * BS;
+	ASSERT_EQ(0, ioctl(fa, FIDEDUPERANGE, r));
+	EXPECT_EQ(FILE_DEDUPE_RANGE_SAME, r->info[0].status);
+	EXPECT_EQ(3 * BS, r->info[0].bytes_deduped);
+	EXPECT_MAP("d", "ddddsssd");
+	/* Same data at a different offset differs (pattern is positional). */
+	r->src_offset = 0;
+	r->src_length = BS;
+	r->info[0].dest_offset = 7 * BS;
+	r->info[0].status = 0;
+	r->info[0].bytes_deduped = 0;
+	ASSERT_EQ(0, ioctl(fa, FIDEDUPERANGE, r));
+	EXPECT_EQ(FILE_DEDUPE_RANGE_DIFFERS, r->info[0].status);
+	/* Beyond EOF: per-destination EINVAL. */
+	r->src_offset = 0;
+	r->src_length = 8 * BS;
+	r->info[0].dest_offset = 4 * BS;
+	r->info[0].status = 0;
+	ASSERT_EQ(0, ioctl(fa, FIDEDUPERANGE, r));
+	EXPECT_EQ(-EINVAL, r->info[0].status);
+	close(fa);
+	close(fc);
+	close(fd);
+	close(fe);
+	free(r);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("c", c);
+	EXPECT_DATA("e", c);
+	EXPECT_DATA("d", d);
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("d", d);
+	EXPECT_MAP("a", "ssssssss");
+	EXPECT_MAP("d", "ddddsssd");
+}
+
+/* ---- FICLONERANGE rules, cross-fs, copy_file_range ---------------------------- */
+
+TEST_F_TIMEOUT(reflink, clone_range_errors, T_SHORT)
+{
+	const uint64_t ssize = 10 * BS + 100;	/* unaligned EOF */
+	struct img *a = &self->a, *b = &self->b;
+	char xpath[PATH_MAX];
+	struct stat st;
+	int fa, fb, fro, fdir, fx;
+	loff_t in, out;
+
+	ASSERT_EQ(0, make_img_file("a", a, ssize, 1));
+	fa = open("a", O_RDWR);
+	fb = open("b", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fa);
+	ASSERT_LE(0, fb);
+
+	/* unaligned offsets */
+	EXPECT_EQ(-EINVAL, clone_range(fa, 100, BS, fb, 0));
+	EXPECT_EQ(-EINVAL, clone_range(fa, 0, BS, fb, 100));
+	/* unaligned length not ending at source EOF */
+	EXPECT_EQ(-EINVAL, clone_range(fa, 0, BS + 5, fb, 0));
+	/* beyond source EOF */
+	EXPECT_EQ(-EINVAL, clone_range(fa, 0, 12 * BS, fb, 0));
+	EXPECT_EQ(-EINVAL, clone_range(fa, 20 * BS, BS, fb, 0));
+	ASSERT_EQ(0, fstat(fb, &st));
+	EXPECT_EQ(0, st.st_size);
+	/* same file, overlapping ranges */
+	EXPECT_EQ(-EINVAL, clone_range(fa, 0, 4 * BS, fa, 2 * BS));
+	EXPECT_EQ(-EINVAL, clone_range(fa, 2 * BS, 4 * BS, fa, 0));
+	/* FICLONE of a file onto itself is an overlapping clone too */
+	EXPECT_EQ(-1, ioctl(fa, FICLONE, fa));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* length 0: to EOF */
+	EXPECT_EQ(0, clone_range(fa, 4 * BS, 0, fb, 0));
+	img_truncate(b, 0);
+	memcpy(b->b, a->b + 4 * BS, ssize - 4 * BS);
+	b->size = ssize - 4 * BS;
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("b", "sssssss");
+	/* exactly to the unaligned EOF */
+	EXPECT_EQ(0, clone_range(fa, 0, ssize, fb, 8 * BS));
+	memcpy(b->b + 8 * BS, a->b, ssize);
+	b->size = 8 * BS + ssize;
+	EXPECT_DATA("b", b);
+	/* b's block 6 (a's EOF block) may be CoW-zeroed past EOF */
+	EXPECT_MAP("b", "ssssss?.sssssssssss");
+	EXPECT_MAP("a", "sssssssssss");
+	/* same file, disjoint ranges: fine */
+	EXPECT_EQ(0, clone_range(fa, 0, 2 * BS, fa, 12 * BS));
+	memcpy(a->b + 12 * BS, a->b, 2 * BS);
+	memset(a->b + ssize, 0, 12 * BS - ssize);
+	a->size = 14 * BS;
+	EXPECT_DATA("a", a);
+	EXPECT_MAP("a", "ssssssssss?.ss");
+
+	/* destination opened read-only */
+	fro = open("a", O_RDONLY);
+	ASSERT_LE(0, fro);
+	EXPECT_EQ(-1, ioctl(fro, FICLONE, fb));
+	EXPECT_EQ(EBADF, errno);
+	close(fro);
+
+	/* a directory as source */
+	fdir = open(".", O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, fdir);
+	EXPECT_EQ(-1, ioctl(fb, FICLONE, fdir));
+	EXPECT_TRUE(errno == EISDIR || errno == EINVAL) {
+		TH_LOG("FICLONE from a directory: %s", strerror(errno));
+	}
+	close(fdir);
+
+	/* across filesystems: a file outside the mount */
+	snprintf(xpath, sizeof(xpath), "%s/xdev", RLFS_MNT_BASE);
+	fx = open(xpath, O_CREAT | O_TRUNC | O_RDWR, 0644);
+	ASSERT_LE(0, fx);
+	EXPECT_EQ(-1, ioctl(fx, FICLONE, fa));
+	EXPECT_EQ(EXDEV, errno);
+	ASSERT_EQ(0, rlfs_write_pattern(fx, 0, 2 * BS, 3));
+	EXPECT_EQ(-1, ioctl(fb, FICLONE, fx));
+	EXPECT_EQ(EXDEV, errno);
+	close(fx);
+	unlink(xpath);
+
+	/* copy_file_range of an aligned range shares */
+	close(fb);
+	fb = open("c", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fb);
+	in = 2 * BS;
+	out = 0;
+	EXPECT_EQ((ssize_t)(6 * BS), copy_file_range(fa, &in, fb, &out,
+						     6 * BS, 0));
+	EXPECT_EQ((loff_t)(8 * BS), in);
+	close(fb);
+	close(fa);
+	b->size = 6 * BS;
+	memcpy(b->b, a->b + 2 * BS, 6 * BS);
+	EXPECT_DATA("c", b);
+	EXPECT_MAP("c", "ssssss");
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("c", b);
+}
+
+/* ---- chains ------------------------------------------------------------------ */
+
+TEST_F_TIMEOUT(reflink, clone_chain, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b, *c = &self->c;
+	long long f0, f1;
+	int fd;
+
+	f0 = rlfs_bfree(".");
+	ASSERT_EQ(0, make_img_file("a", a, 8 * BS, 1));
+	ASSERT_EQ(0, clone_file("a", "b"));
+	img_copy(b, a);
+	ASSERT_EQ(0, clone_file("b", "c"));
+	img_copy(c, b);
+	EXPECT_MAP("c", "ssssssss");
+
+	fd = open("b", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, wr(fd, b, 2 * BS, BS, 2));
+	close(fd);
+	/* a and c still share block 2 */
+	EXPECT_MAP("a", "ssssssss");
+	EXPECT_MAP("b", "ssdsssss");
+	EXPECT_MAP("c", "ssssssss");
+	fd = open("c", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, wr(fd, c, 2 * BS + 1, 1, 3));
+	ASSERT_EQ(0, wr(fd, c, 5 * BS, BS, 4));
+	close(fd);
+	EXPECT_MAP("a", "ssdsssss");	/* block 5: a and b */
+	EXPECT_MAP("c", "ssdssdss");
+	/* clone of the clone of the clone, then drop the middle one */
+	ASSERT_EQ(0, clone_file("c", "d"));
+	ASSERT_EQ(0, unlink("b"));
+	EXPECT_MAP("a", "ssdssdss");
+	EXPECT_MAP("c", "ssssssss");
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("c", c);
+	EXPECT_DATA("d", c);
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("d", c);
+	ASSERT_EQ(0, unlink("a"));
+	ASSERT_EQ(0, unlink("c"));
+	EXPECT_MAP("d", "dddddddd");
+	ASSERT_EQ(0, unlink("d"));
+	f1 = rlfs_wait_bfree(".", f0);
+	EXPECT_EQ(f0, f1);
+}
+
+/* ---- persistence ------------------------------------------------------------ */
+
+TEST_F_TIMEOUT(reflink, persistence, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	int fd = setup_pair(a, b);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, wr(fd, b, 3 * BS, 2 * BS, 5));
+	ASSERT_EQ(0, wr(fd, b, 10 * BS + 5, 5, 6));
+	close(fd);
+	/* no fsync: the unmount writes everything */
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("a", "sssddsssssdsssss");
+	EXPECT_MAP("b", "sssddsssssdsssss");
+	/* and CoW still works on the reloaded sharing */
+	fd = open("a", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, wr(fd, a, 15 * BS, 1, 7));
+	close(fd);
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("a", "sssddsssssdssssd");
+	EXPECT_MAP("b", "sssddsssssdssssd");
+}
+
+/* ---- ENOSPC -------------------------------------------------------------------- */
+
+TEST_F_TIMEOUT(reflink, enospc_cow, T_LONG)
+{
+	struct img *a = &self->a, *b = &self->b;
+	struct statfs sf;
+	uint8_t blk[BS];
+	long long avail;
+	ssize_t w;
+	int fd, ff, i, ret;
+
+	fd = setup_pair(a, b);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fsync(fd));
+	/* Fill: one fallocate for most of the space, then single blocks. */
+	ff = open("fill", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, ff);
+	ASSERT_EQ(0, fstatfs(ff, &sf));
+	avail = (long long)sf.f_bavail - 64;
+	while (avail > 0 &&
+	       fallocate(ff, 0, 0, (off_t)avail * BS) && errno == ENOSPC)
+		avail -= 64;
+	memset(blk, 0x5a, sizeof(blk));
+	for (i = 0; i < 2; i++) {
+		off_t off = lseek(ff, 0, SEEK_END);
+		int n;
+
+		for (n = 0; n < 100000; n++, off += BS)
+			if (pwrite(ff, blk, BS, off) != (ssize_t)BS)
+				break;
+		EXPECT_EQ(ENOSPC, errno);
+		fsync(ff);		/* may fail: not what is tested */
+	}
+	ASSERT_EQ(0, fstatfs(ff, &sf));
+	TH_LOG("filled: %llu free blocks, %llu available",
+	       (unsigned long long)sf.f_bfree, (unsigned long long)sf.f_bavail);
+
+	/* A CoW write of a whole shared block needs a block: ENOSPC. */
+	rlfs_fill(blk, BS, 5 * BS, 71);
+	w = pwrite(fd, blk, BS, 5 * BS);
+	if (w < 0)
+		ret = errno;
+	else
+		ret = fsync(fd) ? errno : 0;
+	EXPECT_EQ(-1, w) {
+		TH_LOG("CoW write on a full filesystem: %zd, fsync: %s", w,
+		       strerror(ret));
+	}
+	EXPECT_EQ(ENOSPC, ret);
+	/* sub-block CoW write to the source (closed by close_range below) */
+	w = pwrite(open("a", O_RDWR), blk, 10, 7 * BS + 3);
+	EXPECT_EQ(-1, w);
+	EXPECT_EQ(ENOSPC, errno);
+	/* unshare needs space too */
+	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_UNSHARE_RANGE, 0, 16 * BS));
+	EXPECT_EQ(ENOSPC, errno);
+	close_range(3, ~0U, 0);
+	rlfs_drop_caches();
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("a", rep(16, 's'));
+	EXPECT_MAP("b", rep(16, 's'));
+
+	/* With space again the same write works. */
+	ASSERT_EQ(0, unlink("fill"));
+	rlfs_bfree(".");
+	fd = open("b", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, wr(fd, b, 5 * BS, BS, 71));
+	ASSERT_EQ(0, fsync(fd));
+	close(fd);
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("b", "sssssdssssssssss");
+}
+
+/* ---- REFLINKFS_IOC_REFLINK ----------------------------------------------------- */
+
+static int rl_ioctl(int srcfd, int dirfd, const char *name, uint32_t flags,
+		    uint64_t res)
+{
+	struct reflinkfs_reflink_args arg;
+
+	memset(&arg, 0, sizeof(arg));
+	arg.dest_dirfd = dirfd;
+	arg.flags = flags;
+	arg.dest_name = (uintptr_t)name;
+	arg.reserved[3] = res;
+	return ioctl(srcfd, REFLINKFS_IOC_REFLINK, &arg) ? -errno : 0;
+}
+
+#define REQUIRE_REFLINKFS() do {					\
+	if (!on_reflinkfs("."))						\
+		SKIP(return, "not reflinkfs: no REFLINKFS_IOC_REFLINK");\
+} while (0)
+
+static unsigned int get_iflags(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	unsigned int fl = 0;
+
+	if (fd >= 0) {
+		if (ioctl(fd, FS_IOC_GETFLAGS, &fl))
+			fl = ~0U;
+		close(fd);
+	}
+	return fl;
+}
+
+static int set_iflags(const char *path, unsigned int fl)
+{
+	int fd = open(path, O_RDONLY);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, FS_IOC_SETFLAGS, &fl) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+TEST_F_TIMEOUT(reflink, ioc_reflink_basic, T_SHORT)
+{
+	struct img *a = &self->a;
+	struct stat st;
+	int fa, dfd, r;
+
+	REQUIRE_REFLINKFS();
+	ASSERT_EQ(0, make_img_file("a", a, 12 * BS + 300, 1));
+	ASSERT_EQ(0, mkdir("dir", 0755));
+	fa = open("a", O_RDONLY);
+	ASSERT_LE(0, fa);
+	ASSERT_EQ(0, rl_ioctl(fa, AT_FDCWD, "r", 0, 0));
+	EXPECT_DATA("r", a);
+	EXPECT_MAP("r", rep(13, 's'));
+	EXPECT_MAP("a", rep(13, 's'));
+	ASSERT_EQ(0, stat("r", &st));
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+	EXPECT_EQ(1U, st.st_nlink);
+	/* relative to a directory fd */
+	dfd = open("dir", O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, dfd);
+	ASSERT_EQ(0, rl_ioctl(fa, dfd, "r2", 0, 0));
+	EXPECT_DATA("dir/r2", a);
+	/* errors */
+	EXPECT_EQ(-EEXIST, rl_ioctl(fa, AT_FDCWD, "r", 0, 0));
+	EXPECT_EQ(-EEXIST, rl_ioctl(fa, dfd, "r2", 0, 0));
+	EXPECT_EQ(-EINVAL, rl_ioctl(fa, AT_FDCWD, "f1", 1U << 7, 0));
+	EXPECT_EQ(-EINVAL, rl_ioctl(fa, AT_FDCWD, "f2",
+				    ~REFLINKFS_REFLINK_ALL_FLAGS, 0));
+	EXPECT_EQ(-EINVAL, rl_ioctl(fa, AT_FDCWD, "f3", 0, 1));
+	EXPECT_EQ(-ENOENT, rl_ioctl(fa, AT_FDCWD, "nodir/x", 0, 0));
+	EXPECT_EQ(-EINVAL, rl_ioctl(dfd, AT_FDCWD, "f4", 0, 0));
+	EXPECT_NE(0, access("f1", F_OK));
+	EXPECT_NE(0, access("f2", F_OK));
+	EXPECT_NE(0, access("f3", F_OK));
+	EXPECT_NE(0, access("f4", F_OK));
+	/* the new file is CoW */
+	close(dfd);
+	{
+		int fr = open("r", O_RDWR);
+		struct img *r2 = &self->b;
+
+		ASSERT_LE(0, fr);
+		img_copy(r2, a);
+		ASSERT_EQ(0, wr(fr, r2, 4 * BS, 3, 81));
+		close(fr);
+		EXPECT_DATA("r", r2);
+		EXPECT_MAP("r", "ssssdssssssss");
+	}
+	/* IMMUTABLE: not implemented yet (EOPNOTSUPP) or a snapshot. */
+	r = rl_ioctl(fa, AT_FDCWD, "snap", REFLINKFS_REFLINK_IMMUTABLE, 0);
+	if (r == -EOPNOTSUPP) {
+		EXPECT_NE(0, access("snap", F_OK));
+	} else {
+		EXPECT_EQ(0, r);
+		EXPECT_TRUE(!!(get_iflags("snap") & FS_IMMUTABLE_FL));
+		EXPECT_DATA("snap", a);
+		EXPECT_EQ(-1, open("snap", O_WRONLY));
+		EXPECT_EQ(EPERM, errno);
+		EXPECT_EQ(0, set_iflags("snap", 0));
+	}
+	close(fa);
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("r", &self->b);
+	EXPECT_DATA("dir/r2", a);
+	EXPECT_MAP("dir/r2", rep(13, 's'));
+}
+
+TEST_F_TIMEOUT(reflink, ioc_reflink_preserve, T_SHORT)
+{
+	const struct timespec ts[2] = {
+		{ .tv_sec = 1000000000, .tv_nsec = 123456789 },
+		{ .tv_sec = 1100000000, .tv_nsec = 987654321 },
+	};
+	struct img *a = &self->a;
+	struct stat s0, s1;
+	char val[32];
+	ssize_t n;
+	int fa;
+
+	REQUIRE_REFLINKFS();
+	ASSERT_EQ(0, make_img_file("a", a, 5 * BS, 1));
+	ASSERT_EQ(0, chown("a", 1000, 1000));
+	ASSERT_EQ(0, chmod("a", 0640));
+	ASSERT_EQ(0, setxattr("a", "user.k", "v1", 2, 0));
+	memset(val, 'x', sizeof(val));
+	ASSERT_EQ(0, setxattr("a", "user.long", val, sizeof(val), 0));
+	ASSERT_EQ(0, utimensat(AT_FDCWD, "a", ts, 0));
+	ASSERT_EQ(0, stat("a", &s0));
+	fa = open("a", O_RDONLY);
+	ASSERT_LE(0, fa);
+	ASSERT_EQ(0, rl_ioctl(fa, AT_FDCWD, "p", REFLINKFS_REFLINK_PRESERVE, 0));
+	ASSERT_EQ(0, stat("p", &s1));
+	EXPECT_EQ(1000U, s1.st_uid);
+	EXPECT_EQ(1000U, s1.st_gid);
+	EXPECT_EQ(s0.st_mode, s1.st_mode);
+	EXPECT_EQ(s0.st_mtim.tv_sec, s1.st_mtim.tv_sec);
+	EXPECT_EQ(s0.st_mtim.tv_nsec, s1.st_mtim.tv_nsec);
+	EXPECT_NE(s0.st_ino, s1.st_ino);
+	n = getxattr("p", "user.k", val, sizeof(val));
+	EXPECT_EQ(2, n);
+	EXPECT_EQ(0, memcmp(val, "v1", 2));
+	memset(val, 0, sizeof(val));
+	n = getxattr("p", "user.long", val, sizeof(val));
+	EXPECT_EQ((ssize_t)sizeof(val), n);
+	EXPECT_EQ(0, memcmp(val, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", sizeof(val)));
+	EXPECT_DATA("p", a);
+	EXPECT_MAP("p", "sssss");
+	/* without PRESERVE the caller owns the new file */
+	ASSERT_EQ(0, rl_ioctl(fa, AT_FDCWD, "np", 0, 0));
+	ASSERT_EQ(0, stat("np", &s1));
+	EXPECT_EQ(geteuid(), s1.st_uid);
+	EXPECT_EQ(getegid(), s1.st_gid);
+	EXPECT_DATA("np", a);
+	close(fa);
+	RLFS_REMOUNT(&self->fs);
+	ASSERT_EQ(0, stat("p", &s1));
+	EXPECT_EQ(1000U, s1.st_uid);
+	EXPECT_EQ(s0.st_mtim.tv_sec, s1.st_mtim.tv_sec);
+	EXPECT_EQ(2, getxattr("p", "user.k", val, sizeof(val)));
+	EXPECT_MAP("a", "sssss");
+}
+
+/* Child: become uid/gid 1000 and try the ioctls on inherited fds. */
+static int unpriv_child(int f_root644, int f_root600, int f_mine)
+{
+	int r;
+
+	if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
+	    setresuid(1000, 1000, 1000)) {
+		fprintf(stderr, "# setresuid: %s\n", strerror(errno));
+		return 10;
+	}
+	r = rl_ioctl(f_root644, AT_FDCWD, "ud/pres", REFLINKFS_REFLINK_PRESERVE, 0);
+	if (r != -EPERM) {
+		fprintf(stderr, "# PRESERVE of a root file as uid 1000: %s, "
+			"want EPERM\n", strerror(-r));
+		return 11;
+	}
+	r = rl_ioctl(f_root600, AT_FDCWD, "ud/secret", 0, 0);
+	if (r != -EACCES) {
+		fprintf(stderr, "# reflink of a 0600 root file as uid 1000: "
+			"%s, want EACCES\n", strerror(-r));
+		return 12;
+	}
+	if (access("ud/pres", F_OK) == 0 || access("ud/secret", F_OK) == 0) {
+		fprintf(stderr, "# a failed reflink left a file behind\n");
+		return 13;
+	}
+	r = rl_ioctl(f_root644, AT_FDCWD, "ud/plain", 0, 0);
+	if (r) {
+		fprintf(stderr, "# plain reflink of a 0644 file as uid 1000: "
+			"%s\n", strerror(-r));
+		return 14;
+	}
+	r = rl_ioctl(f_mine, AT_FDCWD, "ud/mine", REFLINKFS_REFLINK_PRESERVE, 0);
+	if (r) {
+		fprintf(stderr, "# PRESERVE of an own file: %s\n", strerror(-r));
+		return 15;
+	}
+	/* no write permission on the target directory */
+	r = rl_ioctl(f_mine, AT_FDCWD, "rootdir/x", 0, 0);
+	if (r != -EACCES) {
+		fprintf(stderr, "# reflink into a 0755 root directory: %s, "
+			"want EACCES\n", strerror(-r));
+		return 16;
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(reflink, ioc_reflink_unprivileged, T_SHORT)
+{
+	struct img *a = &self->a;
+	int f1, f2, f3, st;
+	struct stat s;
+	pid_t pid;
+
+	REQUIRE_REFLINKFS();
+	ASSERT_EQ(0, make_img_file("root644", a, 3 * BS, 1));
+	ASSERT_EQ(0, make_img_file("root600", a, 3 * BS, 1));
+	ASSERT_EQ(0, make_img_file("mine", a, 3 * BS, 1));
+	ASSERT_EQ(0, chmod("root644", 0644));
+	ASSERT_EQ(0, chmod("root600", 0600));
+	ASSERT_EQ(0, chown("mine", 1000, 1000));
+	ASSERT_EQ(0, mkdir("ud", 0777));
+	ASSERT_EQ(0, chmod("ud", 0777));
+	ASSERT_EQ(0, mkdir("rootdir", 0755));
+	f1 = open("root644", O_RDONLY);
+	f2 = open("root600", O_RDONLY);
+	f3 = open("mine", O_RDONLY);
+	ASSERT_LE(0, f1);
+	ASSERT_LE(0, f2);
+	ASSERT_LE(0, f3);
+	fflush(NULL);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(unpriv_child(f1, f2, f3));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+	close(f1);
+	close(f2);
+	close(f3);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		ASSERT_EQ(0, stat("ud/plain", &s));
+		EXPECT_EQ(1000U, s.st_uid);
+		EXPECT_DATA("ud/plain", a);
+		ASSERT_EQ(0, stat("ud/mine", &s));
+		EXPECT_EQ(1000U, s.st_uid);
+		EXPECT_MAP("root644", "sss");
+	}
+}
+
+TEST_F_TIMEOUT(reflink, immutable_source, T_SHORT)
+{
+	struct img *a = &self->a;
+	int fa, fd;
+
+	ASSERT_EQ(0, make_img_file("a", a, 4 * BS, 1));
+	ASSERT_EQ(0, set_iflags("a", FS_IMMUTABLE_FL));
+	EXPECT_TRUE(!!(get_iflags("a") & FS_IMMUTABLE_FL));
+	EXPECT_EQ(-1, open("a", O_WRONLY));
+	EXPECT_EQ(EPERM, errno);
+	/* FICLONE from an immutable file is fine (only the target may not
+	 * be immutable) */
+	EXPECT_EQ(0, clone_file("a", "b"));
+	EXPECT_DATA("b", a);
+	fa = open("a", O_RDONLY);
+	ASSERT_LE(0, fa);
+	/* ... but an immutable file cannot be the destination */
+	fd = open("b", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, set_iflags("b", FS_IMMUTABLE_FL));
+	EXPECT_EQ(-1, ioctl(fd, FICLONE, fa));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, set_iflags("b", 0));
+	close(fd);
+	if (on_reflinkfs(".")) {
+		ASSERT_EQ(0, rl_ioctl(fa, AT_FDCWD, "r", 0, 0));
+		EXPECT_DATA("r", a);
+		EXPECT_FALSE(!!(get_iflags("r") & FS_IMMUTABLE_FL));
+		EXPECT_MAP("r", "ssss");
+	}
+	close(fa);
+	EXPECT_MAP("a", "ssss");
+	EXPECT_EQ(0, set_iflags("a", 0));
+}
+
+/* ---- fans: 100 clones, deleted in three orders --------------------------------- */
+
+#define FAN_N		100
+#define FAN_BLOCKS	8
+
+FIXTURE(fan) {
+	struct rlfs_fs fs;
+};
+
+FIXTURE_VARIANT(fan) {
+	int order;	/* 0 forward, 1 reverse, 2 interleaved */
+};
+
+FIXTURE_VARIANT_ADD(fan, forward) { .order = 0 };
+FIXTURE_VARIANT_ADD(fan, reverse) { .order = 1 };
+FIXTURE_VARIANT_ADD(fan, interleaved) { .order = 2 };
+
+FIXTURE_SETUP(fan)
+{
+	rlfs_fs_setup(&self->fs, RLFS_TEST_BLOCKS);
+	rlfs_reflink_probe(&self->fs);
+}
+
+FIXTURE_TEARDOWN(fan)
+{
+	rlfs_fs_teardown(&self->fs);
+}
+
+/* Check clone @i (or the source for i < 0) against its expected data. */
+static int fan_check(int i)
+{
+	char name[32];
+	uint8_t buf[FAN_BLOCKS * BS];
+	int fd, b;
+
+	if (i < 0)
+		snprintf(name, sizeof(name), "fan/src");
+	else
+		snprintf(name, sizeof(name), "fan/c%03d", i);
+	fd = open(name, O_RDONLY);
+	if (fd < 0 || pread(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf)) {
+		fprintf(stderr, "# %s: cannot read\n", name);
+		return 1;
+	}
+	close(fd);
+	for (b = 0; b < FAN_BLOCKS; b++) {
+		uint32_t seed = (i >= 0 && b == i % FAN_BLOCKS) ? 1000 + i : 1;
+
+		if (rlfs_check(buf + b * BS, BS, b * BS, seed) >= 0) {
+			fprintf(stderr, "# %s: block %d wrong\n", name, b);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(fan, hundred_clones, T_LONG)
+{
+	int order[FAN_N + 1], i, fd, bad = 0;
+	long long f0, f1, f2;
+	char name[32], map[FAN_BLOCKS + 1];
+
+	f0 = rlfs_bfree(".");
+	ASSERT_EQ(0, mkdir("fan", 0755));
+	ASSERT_EQ(0, rlfs_make_file("fan/src", FAN_BLOCKS * BS, 1, true));
+	f1 = rlfs_bfree(".");
+	for (i = 0; i < FAN_N; i++) {
+		snprintf(name, sizeof(name), "fan/c%03d", i);
+		ASSERT_EQ(0, clone_file("fan/src", name));
+	}
+	f2 = rlfs_bfree(".");
+	TH_LOG("free: empty %lld, source %lld, +%d clones %lld", f0, f1,
+	       FAN_N, f2);
+	/* only inodes and directory blocks: no data copied */
+	EXPECT_GT(FAN_BLOCKS * FAN_N / 2, f1 - f2);
+
+	for (i = 0; i < FAN_N; i++) {
+		snprintf(name, sizeof(name), "fan/c%03d", i);
+		fd = open(name, O_RDWR);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, rlfs_write_pattern(fd, (i % FAN_BLOCKS) * BS, BS,
+						1000 + i));
+		close(fd);
+	}
+	for (i = -1; i < FAN_N; i++)
+		bad += fan_check(i);
+	EXPECT_EQ(0, bad);
+	ASSERT_EQ(0, blockmap("fan/src", FAN_BLOCKS, map));
+	EXPECT_STREQ("ssssssss", map);
+	ASSERT_EQ(0, blockmap("fan/c005", FAN_BLOCKS, map));
+	EXPECT_STREQ("sssssdss", map);
+	RLFS_REMOUNT(&self->fs);
+	for (i = -1, bad = 0; i < FAN_N; i++)
+		bad += fan_check(i);
+	EXPECT_EQ(0, bad);
+
+	/* deletion order over clones 0..99 and the source (index FAN_N) */
+	for (i = 0; i <= FAN_N; i++) {
+		switch (variant->order) {
+		case 0:
+			order[i] = i;			/* source last */
+			break;
+		case 1:
+			order[i] = FAN_N - i;		/* source first */
+			break;
+		default:				/* evens, source, odds */
+			order[i] = i < FAN_N / 2 ? 2 * i :
+				   i == FAN_N / 2 ? FAN_N :
+				   2 * (i - FAN_N / 2 - 1) + 1;
+			break;
+		}
+	}
+	for (i = 0; i <= FAN_N; i++) {
+		int victim = order[i];
+
+		if (victim == FAN_N)
+			snprintf(name, sizeof(name), "fan/src");
+		else
+			snprintf(name, sizeof(name), "fan/c%03d", victim);
+		ASSERT_EQ(0, unlink(name)) TH_LOG("unlink %s: %s", name,
+						  strerror(errno));
+		/* halfway: the survivors are intact (after a remount) */
+		if (i == FAN_N / 2) {
+			int j;
+
+			RLFS_REMOUNT(&self->fs);
+			for (j = i + 1, bad = 0; j <= FAN_N; j++)
+				bad += fan_check(order[j] == FAN_N ? -1 :
+						 order[j]);
+			EXPECT_EQ(0, bad);
+		}
+	}
+	ASSERT_EQ(0, rmdir("fan"));
+	f2 = rlfs_wait_bfree(".", f0);
+	TH_LOG("free after deleting everything: %lld (before: %lld)", f2, f0);
+	EXPECT_EQ(f0, f2);
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_EQ(f0, rlfs_bfree("."));
+}
+
+TEST_HARNESS_MAIN
