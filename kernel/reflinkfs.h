@@ -212,9 +212,12 @@ static inline u64 rlfs_blocks_of(loff_t bytes)
 __printf(3, 4)
 void __rlfs_msg(struct super_block *sb, const char *level, const char *fmt,
 		...);
-#define rlfs_err(sb, fmt, ...)	__rlfs_msg(sb, KERN_ERR, fmt, ##__VA_ARGS__)
-#define rlfs_warn(sb, fmt, ...)	__rlfs_msg(sb, KERN_WARNING, fmt, ##__VA_ARGS__)
-#define rlfs_info(sb, fmt, ...)	__rlfs_msg(sb, KERN_INFO, fmt, ##__VA_ARGS__)
+#define rlfs_err(sb, fmt, ...) \
+	__rlfs_msg(sb, KERN_ERR, fmt, ##__VA_ARGS__)
+#define rlfs_warn(sb, fmt, ...) \
+	__rlfs_msg(sb, KERN_WARNING, fmt, ##__VA_ARGS__)
+#define rlfs_info(sb, fmt, ...) \
+	__rlfs_msg(sb, KERN_INFO, fmt, ##__VA_ARGS__)
 __printf(3, 4)
 void __rlfs_corrupt(struct super_block *sb, const char *func, const char *fmt,
 		    ...);
