@@ -312,4 +312,65 @@ lib_cleanup() {
 	rm -rf "$WORK"
 }
 
+# ---- dm-flakey power cuts, as xfstests' crash tests -----------------------
+# The test sets FLAKEY (the dm name); these set SECTORS and FDEV (the node).
+# flakey_load drop makes every write vanish silently; crash_and_recover
+# unmounts, lets writes through again and mounts, which replays the journal.
+
+dm() { timeout 60 dmsetup --noudevsync "$@"; }
+
+flakey_remove() {
+	if dmsetup info "$FLAKEY" >/dev/null 2>&1; then
+		local i
+		for i in 1 2 3 4 5; do
+			dm remove "$FLAKEY" >/dev/null 2>&1 && break
+			sleep 0.5
+		done
+	fi
+	rm -f "$WORK/flakey"
+}
+
+flakey_create() {
+	local maj min
+	command -v dmsetup >/dev/null || skip "dmsetup not installed"
+	modprobe dm-flakey 2>/dev/null || skip "dm-flakey not available"
+	[ -b "$DEV2" ] || skip "second scratch device $DEV2 missing"
+	SECTORS=$(blockdev --getsz "$DEV2")
+	if dmsetup info "$FLAKEY" >/dev/null 2>&1; then
+		flakey_load up
+	else
+		dm create "$FLAKEY" --table "0 $SECTORS flakey $DEV2 0 180 0" ||
+			die "dmsetup create $FLAKEY failed"
+		dm mknodes "$FLAKEY" >/dev/null 2>&1 || true
+	fi
+	if [ -b "/dev/mapper/$FLAKEY" ]; then
+		FDEV=/dev/mapper/$FLAKEY
+	else
+		read -r maj min < <(dmsetup info -c --noheadings -o major,minor --separator ' ' "$FLAKEY")
+		rm -f "$WORK/flakey"
+		mknod "$WORK/flakey" b "$maj" "$min"
+		FDEV=$WORK/flakey
+	fi
+}
+
+flakey_load() {
+	local table
+	case "$1" in
+	up) table="0 $SECTORS flakey $DEV2 0 180 0" ;;
+	drop) table="0 $SECTORS flakey $DEV2 0 0 180 1 drop_writes" ;;
+	esac
+	dm suspend --nolockfs "$FLAKEY" || die "dmsetup suspend failed"
+	dm load "$FLAKEY" --table "$table" || die "dmsetup load failed"
+	dm resume "$FLAKEY" || die "dmsetup resume failed"
+	msg "dm-flakey: $1"
+}
+
+crash_and_recover() {
+	umount_fs
+	blockdev --flushbufs "$FDEV" 2>/dev/null || true
+	flakey_load up
+	blockdev --flushbufs "$FDEV" 2>/dev/null || true
+	mount_fs "$FDEV"
+}
+
 mkdir -p "$WORK"
