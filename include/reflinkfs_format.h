@@ -174,7 +174,14 @@ struct rlfs_extent_header {
 };
 RLFS_STATIC_ASSERT(sizeof(struct rlfs_extent_header) == 8);
 
-#define RLFS_MAX_EXTENT_LEN	32768U	/* 128 MiB: bounds one transaction */
+/*
+ * Longest extent: 2^21 blocks (8 GiB), XFS's MAXEXTLEN.  The length bounds
+ * no transaction (allocation and freeing work in steps of at most one
+ * bitmap block's worth, whatever the extent), so a contiguous file of up to
+ * 8 GiB is one extent and clones with one record insert.  It stays below
+ * 2^31 so that a block count always fits an int.
+ */
+#define RLFS_MAX_EXTENT_LEN	(1U << 21)
 #define RLFS_MAX_EXTENT_DEPTH	5
 #define RLFS_EXTENT_BLOCK_ENTRIES \
 	((RLFS_BLOCK_SIZE - sizeof(struct rlfs_block_header) - \
@@ -190,6 +197,8 @@ struct rlfs_extent_block {
 	__u8	eb_pad[8];				/* zero */
 };
 RLFS_STATIC_ASSERT(RLFS_EXTENT_BLOCK_ENTRIES == 253);
+RLFS_STATIC_ASSERT(RLFS_BITS_PER_BITMAP <= RLFS_MAX_EXTENT_LEN);
+RLFS_STATIC_ASSERT(RLFS_MAX_EXTENT_LEN < (1U << 31));
 RLFS_STATIC_ASSERT(sizeof(struct rlfs_extent_block) == RLFS_BLOCK_SIZE);
 
 /*

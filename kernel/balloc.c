@@ -267,10 +267,10 @@ static int rlfs_bitmap_free(handle_t *handle, struct super_block *sb,
 		return -EFSCORRUPTED;
 	}
 	/*
-	 * A merged extent (up to RLFS_MAX_EXTENT_LEN blocks) may span three
-	 * bitmap blocks, more than RLFS_BITMAP_CREDITS.  Make sure the handle
-	 * can take them all before changing anything, so the free stays
-	 * all-or-nothing.
+	 * Callers free at most RLFS_BITS_PER_BITMAP blocks at a time, which
+	 * span at most RLFS_BITMAP_CREDITS bitmap blocks.  Make sure the
+	 * handle can take every bitmap block of the range before changing
+	 * anything anyway, so that a free stays all-or-nothing.
 	 */
 	nbm = (int)(div_u64(end - 1, RLFS_BITS_PER_BITMAP) -
 		    div_u64(start, RLFS_BITS_PER_BITMAP)) + 1;

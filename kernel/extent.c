@@ -1305,16 +1305,29 @@ out:
 	return ret;
 }
 
-/* Unmap [lblk, lblk + len), one transaction per step. */
+/*
+ * Unmap [lblk, lblk + len), one transaction per step.  Holes are skipped
+ * without a transaction, so unmapping a range that maps nothing (the
+ * destination of a clone, the tail of a sparse file) costs no commit.
+ */
 static int rlfs_remove_loop(struct inode *inode, u32 lblk, u64 len)
 {
 	const int credits = RLFS_TREE_CREDITS + RLFS_BITMAP_CREDITS +
 			    RLFS_INODE_CREDITS + RLFS_REFCOUNT_CREDITS;
 	handle_t *handle;
-	u32 removed;
+	u32 removed, found;
 	int err, err2;
 
 	while (len) {
+		err = rlfs_next_data(inode, lblk, &found);
+		if (err == -ENXIO)
+			return 0;
+		if (err)
+			return err;
+		if (found - lblk >= len)
+			return 0;
+		len -= found - lblk;
+		lblk = found;
 		handle = rlfs_journal_start(inode->i_sb, credits);
 		if (IS_ERR(handle))
 			return PTR_ERR(handle);

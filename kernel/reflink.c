@@ -10,8 +10,9 @@
  * the mappings of every shared block; an unshared mapped block has no
  * record and count 1.  Remapping a range (rlfs_remap_file_range()) maps
  * the source's physical extents into the destination and increments
- * their counts, one bounded transaction per extent piece, the increment
- * and the insert in the same transaction:
+ * their counts piece by piece, the increment and the insert of a piece in
+ * the same transaction (pieces share one handle while the transaction has
+ * room):
  *
  *   src map:  [0..99] -> P100        refcount tree: (empty)
  *   clone:    dst [0..99] -> P100    refcount tree: P100+100 = 2
@@ -228,11 +229,15 @@ int rlfs_unshare_range(struct inode *inode, loff_t offset, loff_t len)
 
 /*
  * Map @count blocks of @src from @slblk into @dest at @dlblk, where @dest
- * has a hole: one transaction per piece (one refcount step and one
- * insert).  Holes in the source stay holes.
+ * has a hole.  Each piece (one refcount step and one insert) is
+ * consistent on its own, so the pieces share a handle as long as the
+ * running transaction can take their credits; rlfs_journal_ensure_credits()
+ * extends the handle, or restarts it when the transaction is full.  Holes
+ * in the source stay holes.  The last handle also sets the destination's
+ * size (to at least @new_size) and times.
  */
 static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
-			     u32 dlblk, u64 count)
+			     u32 dlblk, u64 count, loff_t new_size)
 {
 	struct super_block *sb = src->i_sb;
 	struct rlfs_inode_info *si = RLFS_I(src), *di = RLFS_I(dest);
@@ -241,8 +246,11 @@ static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
 	unsigned int nofs;
 	u32 piece, done, undone;
 	u64 pblk;
-	int ret, err;
+	int ret = 0, err;
 
+	handle = rlfs_journal_start(sb, RLFS_CLONE_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
 	while (count) {
 		down_read(&si->i_map_sem);
 		nofs = memalloc_nofs_save();
@@ -250,7 +258,7 @@ static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
 		memalloc_nofs_restore(nofs);
 		up_read(&si->i_map_sem);
 		if (ret < 0)
-			return ret;
+			break;
 		piece = min_t(u64, count, rec.len - (slblk - rec.lblk));
 		if (!ret) {		/* a hole in the source */
 			slblk += piece;
@@ -260,61 +268,52 @@ static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
 		}
 		pblk = rec.pblk + (slblk - rec.lblk);
 
-		handle = rlfs_journal_start(sb, RLFS_CLONE_CREDITS);
-		if (IS_ERR(handle))
-			return PTR_ERR(handle);
+		ret = rlfs_journal_ensure_credits(handle, RLFS_CLONE_CREDITS);
+		if (ret)
+			break;
 		/* The count first: a mapping never names a free block. */
 		ret = rlfs_refcount_inc(handle, sb, pblk, piece, &done);
-		if (!ret) {
-			down_write(&di->i_map_sem);
-			nofs = memalloc_nofs_save();
-			ret = rlfs_extent_insert(handle, dest, dlblk, pblk,
-						 done);
-			if (!ret)
-				inode_add_bytes(dest,
-						(loff_t)done << RLFS_BLOCK_BITS);
-			memalloc_nofs_restore(nofs);
-			up_write(&di->i_map_sem);
-			if (ret) {
-				/* count >= 2: this never frees anything. */
-				if (rlfs_refcount_dec(handle, NULL, pblk, done,
-						      &undone) || undone != done)
-					rlfs_err(sb, "block %llu: refcount left one too high",
-						 pblk);
-			} else {
-				ret = rlfs_mark_inode_dirty(handle, dest);
-			}
+		if (ret)
+			break;
+		down_write(&di->i_map_sem);
+		nofs = memalloc_nofs_save();
+		ret = rlfs_extent_insert(handle, dest, dlblk, pblk, done);
+		if (!ret)
+			inode_add_bytes(dest, (loff_t)done << RLFS_BLOCK_BITS);
+		memalloc_nofs_restore(nofs);
+		up_write(&di->i_map_sem);
+		if (ret) {
+			/* count >= 2: this never frees anything. */
+			if (rlfs_refcount_dec(handle, NULL, pblk, done,
+					      &undone) || undone != done)
+				rlfs_err(sb, "block %llu: refcount left one too high",
+					 pblk);
+			break;
 		}
-		err = rlfs_journal_stop(handle);
-		if (ret || err)
-			return ret ? ret : err;
+		ret = rlfs_mark_inode_dirty(handle, dest);
+		if (ret)
+			break;
 		slblk += done;
 		dlblk += done;
 		count -= done;
-		if (fatal_signal_pending(current))
-			return -EINTR;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 		cond_resched();
 	}
-	return 0;
-}
-
-/* New size and times of the destination, in their own transaction. */
-static int rlfs_remap_finish(struct inode *dest, loff_t new_size)
-{
-	handle_t *handle;
-	int err, err2;
-
-	handle = rlfs_journal_start(dest->i_sb, RLFS_INODE_CREDITS);
-	if (IS_ERR(handle))
-		return PTR_ERR(handle);
-	if (new_size > i_size_read(dest))
-		i_size_write(dest, new_size);
-	rlfs_touch_mctime(dest);
-	err = rlfs_mark_inode_dirty(handle, dest);
-	if (IS_SYNC(dest))
-		handle->h_sync = 1;
-	err2 = rlfs_journal_stop(handle);
-	return err ? err : err2;
+	if (!ret)
+		ret = rlfs_journal_ensure_credits(handle, RLFS_INODE_CREDITS);
+	if (!ret) {
+		if (new_size > i_size_read(dest))
+			i_size_write(dest, new_size);
+		rlfs_touch_mctime(dest);
+		ret = rlfs_mark_inode_dirty(handle, dest);
+		if (IS_SYNC(dest))
+			handle->h_sync = 1;
+	}
+	err = rlfs_journal_stop(handle);
+	return ret ? ret : err;
 }
 
 /**
@@ -363,9 +362,8 @@ loff_t rlfs_remap_file_range(struct file *file_in, loff_t pos_in,
 	err = rlfs_punch_blocks(dest, pos_out >> RLFS_BLOCK_BITS, blocks);
 	if (!err)
 		err = rlfs_clone_blocks(src, pos_in >> RLFS_BLOCK_BITS, dest,
-					pos_out >> RLFS_BLOCK_BITS, blocks);
-	if (!err)
-		err = rlfs_remap_finish(dest, end);
+					pos_out >> RLFS_BLOCK_BITS, blocks,
+					end);
 	ret = err ? err : len;
 
 out_unlock:
@@ -567,7 +565,7 @@ long rlfs_ioctl_reflink(struct file *file, void __user *argp)
 		if (err)
 			goto out_src;
 	}
-	err = rlfs_clone_blocks(src, 0, inode, 0, RLFS_LBLK_LIMIT_BLOCKS);
+	err = rlfs_clone_blocks(src, 0, inode, 0, RLFS_LBLK_LIMIT_BLOCKS, 0);
 	if (!err)
 		err = rlfs_reflink_link(src, dir, dentry, inode, preserve);
 out_src:

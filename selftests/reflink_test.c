@@ -661,6 +661,207 @@ TEST_F_TIMEOUT(reflink, statfs_clone_32m, T_LONG)
 	free(map);
 }
 
+/*
+ * FIEMAP of all of @path in one call: the number of extents (at most @max
+ * filled in @fe), or -errno.
+ */
+static int fiemap_all(const char *path, struct fiemap_extent *fe,
+		      unsigned int max)
+{
+	size_t sz = sizeof(struct fiemap) + max * sizeof(struct fiemap_extent);
+	struct fiemap *fm = calloc(1, sz);
+	int fd, ret;
+
+	if (!fm)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		free(fm);
+		return -errno;
+	}
+	fm->fm_length = FIEMAP_MAX_OFFSET;
+	fm->fm_flags = FIEMAP_FLAG_SYNC;
+	fm->fm_extent_count = max;
+	ret = ioctl(fd, FS_IOC_FIEMAP, fm) ? -errno : (int)fm->fm_mapped_extents;
+	if (ret > 0)
+		memcpy(fe, fm->fm_extents, ret * sizeof(*fe));
+	close(fd);
+	free(fm);
+	return ret;
+}
+
+/*
+ * A contiguous file longer than one allocation step (32512 blocks) is one
+ * extent; cloning it is one record and one extent insert, whatever its
+ * size; CoW and a punch deep inside it split it exactly, and every block
+ * comes back when the last sharer goes.
+ */
+TEST_F_TIMEOUT(reflink, clone_big_extent, T_LONG)
+{
+	const uint64_t nb = 40960, len = nb * BS, cow = 33000;
+	const uint64_t punch = 100, plen = 33000;
+	struct fiemap_extent fa[8], fb[8];
+	long long f0, f1, f2, f3, f4;
+	char *map;
+	int fd, n;
+
+	f0 = rlfs_bfree(".");
+	fd = open("a", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fallocate(fd, 0, 0, len));
+	ASSERT_EQ(0, rlfs_write_pattern(fd, 0, BS, 31));
+	ASSERT_EQ(0, rlfs_write_pattern(fd, len - BS, BS, 31));
+	ASSERT_EQ(0, fsync(fd));
+	close(fd);
+	n = fiemap_all("a", fa, 8);
+	ASSERT_EQ(1, n) {
+		TH_LOG("a 160 MiB contiguous file has %d extents", n);
+	}
+	EXPECT_EQ(len, fa[0].fe_length);
+	EXPECT_EQ(0U, fa[0].fe_flags & FIEMAP_EXTENT_SHARED);
+
+	f1 = rlfs_bfree(".");
+	ASSERT_EQ(0, clone_file("a", "b"));
+	f2 = rlfs_bfree(".");
+	TH_LOG("free blocks: empty %lld, file %lld, + clone %lld", f0, f1, f2);
+	/* At most the refcount tree's first block and a directory block. */
+	EXPECT_GE(2, f1 - f2);
+	n = fiemap_all("b", fb, 8);
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(len, fb[0].fe_length);
+	EXPECT_EQ(fa[0].fe_physical, fb[0].fe_physical);
+	EXPECT_NE(0U, fb[0].fe_flags & FIEMAP_EXTENT_SHARED);
+
+	/* Copy on write of one block deep inside the shared extent. */
+	fd = open("b", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, rlfs_write_pattern(fd, cow * BS, BS, 32));
+	ASSERT_EQ(0, fsync(fd));
+	close(fd);
+	map = malloc(nb + 1);
+	ASSERT_NE(NULL, map);
+	ASSERT_EQ(0, blockmap("b", nb, map));
+	EXPECT_EQ(nb - 1, count_char(map, 's'));
+	EXPECT_EQ('d', map[cow]);
+	ASSERT_EQ(0, blockmap("a", nb, map));
+	EXPECT_EQ(nb - 1, count_char(map, 's'));
+	EXPECT_EQ('d', map[cow]);
+
+	/* Punch more than one step out of the shared extent of a. */
+	fd = open("a", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       punch * BS, plen * BS));
+	close(fd);
+	f3 = rlfs_bfree(".");
+	/* b still maps them: only a's copy of block cow was freed. */
+	EXPECT_GE(META_SLACK, f3 - f2);
+	EXPECT_LE(-META_SLACK, f3 - f2);
+	ASSERT_EQ(0, blockmap("a", nb, map));
+	EXPECT_EQ(nb - plen, count_char(map, 's'));
+	EXPECT_EQ(plen, count_char(map, '.'));
+	ASSERT_EQ(0, blockmap("b", nb, map));
+	EXPECT_EQ(nb - plen, count_char(map, 's'));
+	EXPECT_EQ(plen, count_char(map, 'd'));
+
+	RLFS_REMOUNT(&self->fs);
+	fd = open("a", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, rlfs_verify(fd, 0, BS, 31));
+	EXPECT_EQ(0, rlfs_verify(fd, BS, len - 2 * BS, -1));
+	EXPECT_EQ(0, rlfs_verify(fd, len - BS, BS, 31));
+	close(fd);
+	fd = open("b", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, rlfs_verify(fd, 0, BS, 31));
+	EXPECT_EQ(0, rlfs_verify(fd, BS, (cow - 1) * BS, -1));
+	EXPECT_EQ(0, rlfs_verify(fd, cow * BS, BS, 32));
+	EXPECT_EQ(0, rlfs_verify(fd, (cow + 1) * BS, len - (cow + 2) * BS,
+				 -1));
+	EXPECT_EQ(0, rlfs_verify(fd, len - BS, BS, 31));
+	close(fd);
+
+	/* b alone held the punched range: deleting b frees it. */
+	ASSERT_EQ(0, unlink("b"));
+	f4 = rlfs_wait_bfree(".", f3 + (long long)plen);
+	EXPECT_LE(f3 + (long long)plen, f4);
+	ASSERT_EQ(0, blockmap("a", nb, map));
+	EXPECT_EQ(0U, count_char(map, 's'));
+	EXPECT_EQ(nb - plen, count_char(map, 'd'));
+	ASSERT_EQ(0, unlink("a"));
+	EXPECT_EQ(f0, rlfs_wait_bfree(".", f0));
+	free(map);
+}
+
+/* Blocks [0, nb) of @path: pattern @seed on even blocks, holes on odd. */
+static int check_alternating(const char *path, uint64_t nb, uint32_t seed)
+{
+	int fd = open(path, O_RDONLY);
+	uint64_t i;
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < nb && !ret; i++)
+		ret = rlfs_verify(fd, i * BS, BS, i & 1 ? -1 : (int64_t)seed);
+	close(fd);
+	return ret;
+}
+
+/*
+ * Cloning a file of thousands of extents runs many clone steps in one
+ * handle, extending it and restarting it when the transaction is full:
+ * every extent arrives shared, nothing is lost across the restarts, and
+ * the refcounts stay exact (fsck) until both files are gone.
+ */
+TEST_F_TIMEOUT(reflink, clone_fragmented, T_LONG)
+{
+	const uint64_t nb = 6000;
+	long long f0, f1;
+	char *map, *want;
+	uint64_t i;
+	int fd;
+
+	f0 = rlfs_bfree(".");
+	fd = open("a", O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < nb; i += 2)
+		ASSERT_EQ(0, rlfs_write_pattern(fd, i * BS, BS, 41));
+	ASSERT_EQ(0, ftruncate(fd, nb * BS));
+	ASSERT_EQ(0, fsync(fd));
+	close(fd);
+
+	map = malloc(nb + 1);
+	want = malloc(nb + 1);
+	ASSERT_NE(NULL, map);
+	ASSERT_NE(NULL, want);
+	for (i = 0; i < nb; i++)
+		want[i] = i & 1 ? '.' : 's';
+	want[nb] = '\0';
+
+	ASSERT_EQ(0, clone_file("a", "b"));
+	ASSERT_EQ(0, blockmap("b", nb, map));
+	EXPECT_EQ(0, strcmp(map, want));
+	ASSERT_EQ(0, blockmap("a", nb, map));
+	EXPECT_EQ(0, strcmp(map, want));
+	EXPECT_EQ(0, check_alternating("b", nb, 41));
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_EQ(0, check_alternating("b", nb, 41));
+
+	/* The source goes: the clone keeps every extent, no longer shared. */
+	f1 = rlfs_bfree(".");
+	ASSERT_EQ(0, unlink("a"));
+	EXPECT_GE(META_SLACK, rlfs_bfree(".") - f1);
+	ASSERT_EQ(0, blockmap("b", nb, map));
+	EXPECT_EQ(nb / 2, count_char(map, 'd'));
+	EXPECT_EQ(0U, count_char(map, 's'));
+	EXPECT_EQ(0, check_alternating("b", nb, 41));
+	ASSERT_EQ(0, unlink("b"));
+	EXPECT_EQ(f0, rlfs_wait_bfree(".", f0));
+	free(map);
+	free(want);
+}
+
 /* ---- mmap and O_DIRECT CoW ------------------------------------------------ */
 
 TEST_F_TIMEOUT(reflink, cow_mmap, T_SHORT)
