@@ -22,19 +22,26 @@
  *  - extents are 1..RLFS_MAX_EXTENT_LEN blocks long, end at or below
  *    RLFS_LBLK_LIMIT and point inside the data area.
  *
- * Walking: rlfs_find_path() fills a struct rlfs_path with one entry per
- * level, root first: the node, its buffer (NULL for the root) and the
- * position followed (index levels) or found (leaf: the last extent that
- * starts at or before the block, -1 if none).
+ * The node mechanics (entry open/delete, binary search, path walk and
+ * release, next key, key fixing, node split) are shared with the refcount
+ * tree in btnode.c (see btnode.h); this file keeps the extent tree's
+ * policy and reaches the shared code through rlfs_ext_ops (32-bit keys,
+ * node reads with rlfs_check_node, journaling, new extent blocks).
+ *
+ * Walking: rlfs_find_path() checks the root and fills a struct
+ * rlfs_bt_path (rlfs_bt_walk) with one entry per level, root first: the
+ * node, its buffer (NULL for the root) and the position followed (index
+ * levels) or found (leaf: the last extent that starts at or before the
+ * block, -1 if none).
  *
  * Inserting (rlfs_extent_insert) a range that must be a hole: merge with
  * the neighbouring extent in the leaf when logically and physically
  * contiguous, else add an entry.  When the leaf is full, rlfs_make_room()
- * splits the lowest full node whose parent has room (moving half the
- * entries to a new block, or only the last one when appending), or, when
- * every node on the path is full, grows the tree by one level: the root's
- * entries move into a new block and the root becomes an index with one
- * entry (as ext4 does).  Then the walk starts over.
+ * splits the lowest full node whose parent has room (rlfs_bt_split: half
+ * the entries move to a new block, or only the last one when appending),
+ * or, when every node on the path is full, grows the tree by one level:
+ * the root's entries move into a new block and the root becomes an index
+ * with one entry (as ext4 does).  Then the walk starts over.
  *
  * Removing (rlfs_remove_range) works on at most one extent per call so
  * that one call fits one bounded transaction: the extent is dropped,
@@ -62,7 +69,7 @@
 
 #include <linux/blkdev.h>
 #include <linux/sched/mm.h>
-#include "reflinkfs.h"
+#include "btnode.h"
 
 /* First logical block that can never be mapped (RLFS_MAX_FILE_SIZE). */
 #define RLFS_LBLK_LIMIT		U32_MAX
@@ -73,22 +80,6 @@
  */
 #define RLFS_MAX_STEP_BLOCKS	min_t(u32, RLFS_MAX_EXTENT_LEN, \
 				      RLFS_BITS_PER_BITMAP)
-
-static_assert(sizeof(struct rlfs_extent) == sizeof(struct rlfs_extent_idx));
-static_assert(offsetof(struct rlfs_extent, e_lblk) ==
-	      offsetof(struct rlfs_extent_idx, ei_lblk));
-
-struct rlfs_path_level {
-	struct buffer_head		*bh;	/* NULL: the root in the inode */
-	struct rlfs_extent_header	*eh;
-	int				pos;	/* see the comment at the top */
-	u32				hi;	/* upper bound of the node's keys */
-};
-
-struct rlfs_path {
-	int			depth;		/* depth of the tree */
-	struct rlfs_path_level	lv[RLFS_MAX_EXTENT_DEPTH + 1];
-};
 
 /* Node accessors: extents and indexes follow the header in both kinds. */
 static inline struct rlfs_extent *rlfs_ext(struct rlfs_extent_header *eh,
@@ -103,74 +94,15 @@ static inline struct rlfs_extent_idx *rlfs_idx(struct rlfs_extent_header *eh,
 	return (struct rlfs_extent_idx *)(eh + 1) + i;
 }
 
-static inline int rlfs_entries(struct rlfs_extent_header *eh)
-{
-	return le16_to_cpu(eh->eh_entries);
-}
-
-static inline bool rlfs_node_full(struct rlfs_extent_header *eh)
-{
-	return le16_to_cpu(eh->eh_entries) >= le16_to_cpu(eh->eh_max);
-}
-
 /* Logical block of entry i, extent or index alike. */
 static inline u32 rlfs_key(struct rlfs_extent_header *eh, int i)
 {
-	return le32_to_cpu(rlfs_ext(eh, i)->e_lblk);
+	return rlfs_bt_key(eh, i, sizeof(__le32));
 }
 
 static inline u32 rlfs_ext_end(struct rlfs_extent *ex)
 {
 	return le32_to_cpu(ex->e_lblk) + le32_to_cpu(ex->e_len);
-}
-
-/* Open a slot at position i, shifting the entries from i on. */
-static void rlfs_entry_open(struct rlfs_extent_header *eh, int i)
-{
-	int n = rlfs_entries(eh);
-
-	memmove(rlfs_ext(eh, i + 1), rlfs_ext(eh, i),
-		(n - i) * sizeof(struct rlfs_extent));
-	eh->eh_entries = cpu_to_le16(n + 1);
-}
-
-/* Remove the entry at position i, zeroing the freed slot. */
-static void rlfs_entry_delete(struct rlfs_extent_header *eh, int i)
-{
-	int n = rlfs_entries(eh);
-
-	memmove(rlfs_ext(eh, i), rlfs_ext(eh, i + 1),
-		(n - i - 1) * sizeof(struct rlfs_extent));
-	memset(rlfs_ext(eh, n - 1), 0, sizeof(struct rlfs_extent));
-	eh->eh_entries = cpu_to_le16(n - 1);
-}
-
-/* Last entry whose key is <= lblk, -1 if none (binary search). */
-static int rlfs_search(struct rlfs_extent_header *eh, u32 lblk)
-{
-	int lo = 0, hi = rlfs_entries(eh) - 1, found = -1;
-
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2;
-
-		if (rlfs_key(eh, mid) <= lblk) {
-			found = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return found;
-}
-
-static void rlfs_path_release(struct rlfs_path *path)
-{
-	int i;
-
-	for (i = 1; i <= path->depth; i++) {
-		brelse(path->lv[i].bh);
-		path->lv[i].bh = NULL;
-	}
 }
 
 /*
@@ -183,23 +115,14 @@ static int rlfs_check_node(struct inode *inode, struct rlfs_extent_header *eh,
 	struct super_block *sb = inode->i_sb;
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
 	int max = blocknr ? RLFS_EXTENT_BLOCK_ENTRIES : RLFS_INODE_ROOT_ENTRIES;
-	int n = rlfs_entries(eh);
+	int n = rlfs_bt_entries(eh);
 	const char *what;
 	u64 prev_end = lo;
 	int i;
 
-	if (le16_to_cpu(eh->eh_max) != max) {
-		what = "bad eh_max";
+	what = rlfs_bt_check_header(eh, max, depth, "bad eh_max");
+	if (what)
 		goto bad;
-	}
-	if (n > max) {
-		what = "too many entries";
-		goto bad;
-	}
-	if (le16_to_cpu(eh->eh_depth) != depth) {
-		what = "unexpected depth";
-		goto bad;
-	}
 	if (n == 0 && (blocknr || depth)) {
 		what = "empty node";
 		goto bad;
@@ -226,19 +149,10 @@ static int rlfs_check_node(struct inode *inode, struct rlfs_extent_header *eh,
 			}
 			prev_end = lblk + len;
 		} else {
-			struct rlfs_extent_idx *ix = rlfs_idx(eh, i);
-			u64 key = le32_to_cpu(ix->ei_lblk);
-			u64 blk = le64_to_cpu(ix->ei_blk);
-
-			if (key < prev_end || key >= hi) {
-				what = "indexes out of order or range";
+			what = rlfs_bt_check_index(sb, eh, i, sizeof(__le32),
+						   &prev_end, hi);
+			if (what)
 				goto bad;
-			}
-			if (blk < sbi->s_data_start || blk >= sbi->s_blocks) {
-				what = "index outside the data area";
-				goto bad;
-			}
-			prev_end = key + 1;
 		}
 	}
 	return 0;
@@ -255,51 +169,41 @@ bad:
 	return -EFSCORRUPTED;
 }
 
-/* Read the child that lv[level].pos points to into lv[level + 1]. */
-static int rlfs_descend(struct inode *inode, struct rlfs_path *path,
-			int level)
+/* Read and validate the extent block @blk of @depth, keys in [lo, hi). */
+static struct buffer_head *rlfs_read_node(void *owner, u64 blk, int depth,
+					  u64 lo, u64 hi)
 {
-	struct rlfs_path_level *up = &path->lv[level];
-	struct rlfs_path_level *down = &path->lv[level + 1];
-	int n = rlfs_entries(up->eh);
-	u64 blk = le64_to_cpu(rlfs_idx(up->eh, up->pos)->ei_blk);
-	u32 lo = rlfs_key(up->eh, up->pos);
-	u32 hi = up->pos + 1 < n ? rlfs_key(up->eh, up->pos + 1) : up->hi;
-	struct rlfs_extent_block *eb;
+	struct inode *inode = owner;
 	struct buffer_head *bh;
 	int err;
 
 	bh = rlfs_read_meta(inode->i_sb, blk, RLFS_EXTENT_MAGIC, inode->i_ino);
 	if (IS_ERR(bh))
-		return PTR_ERR(bh);
-	eb = (struct rlfs_extent_block *)bh->b_data;
-	err = rlfs_check_node(inode, &eb->eb_eh, blk, path->depth - level - 1,
-			      lo, hi);
+		return bh;
+	err = rlfs_check_node(inode, rlfs_bt_block_node(bh), blk, depth, lo,
+			      hi);
 	if (err) {
 		brelse(bh);
-		return err;
+		return ERR_PTR(err);
 	}
-	brelse(down->bh);
-	down->bh = bh;
-	down->eh = &eb->eb_eh;
-	down->pos = -1;
-	down->hi = hi;
-	return 0;
+	return bh;
 }
+
+static const struct rlfs_bt_ops rlfs_ext_ops;
 
 /*
  * Walk from the root to the leaf whose key range holds @lblk.  At index
  * levels pos is the last index whose key is <= lblk (0 if lblk precedes
  * them all); at the leaf it is the last extent starting at or before lblk,
- * or -1.  On success the caller must rlfs_path_release().
+ * or -1.  On success the caller must rlfs_bt_path_release().
  */
 static int rlfs_find_path(struct inode *inode, u32 lblk,
-			  struct rlfs_path *path)
+			  struct rlfs_bt_path *path)
 {
 	struct rlfs_inode_info *ei = RLFS_I(inode);
 	struct rlfs_extent_header *root = &ei->i_eh;
 	int depth = le16_to_cpu(root->eh_depth);
-	int level, err;
+	int err;
 
 	memset(path, 0, sizeof(*path));
 	if (ei->i_flags & RLFS_FAST_SYMLINK_FL)
@@ -315,36 +219,25 @@ static int rlfs_find_path(struct inode *inode, u32 lblk,
 	path->depth = depth;
 	path->lv[0].eh = root;
 	path->lv[0].hi = RLFS_LBLK_LIMIT;
-	for (level = 0; level < depth; level++) {
-		struct rlfs_path_level *lv = &path->lv[level];
-
-		lv->pos = max(rlfs_search(lv->eh, lblk), 0);
-		err = rlfs_descend(inode, path, level);
-		if (err) {
-			rlfs_path_release(path);
-			return err;
-		}
-	}
-	path->lv[depth].pos = rlfs_search(path->lv[depth].eh, lblk);
-	return 0;
+	return rlfs_bt_walk(&rlfs_ext_ops, inode, path, lblk);
 }
 
 /*
  * Move the path to the next leaf, leftmost position.  Returns 1 when
  * there is one, 0 at the end of the tree, or -errno.
  */
-static int rlfs_next_leaf(struct inode *inode, struct rlfs_path *path)
+static int rlfs_next_leaf(struct inode *inode, struct rlfs_bt_path *path)
 {
 	int level, err;
 
 	for (level = path->depth - 1; level >= 0; level--)
-		if (path->lv[level].pos + 1 < rlfs_entries(path->lv[level].eh))
+		if (path->lv[level].pos + 1 < rlfs_bt_entries(path->lv[level].eh))
 			break;
 	if (level < 0)
 		return 0;
 	path->lv[level].pos++;
 	for (; level < path->depth; level++) {
-		err = rlfs_descend(inode, path, level);
+		err = rlfs_bt_descend(&rlfs_ext_ops, inode, path, level);
 		if (err)
 			return err;
 		path->lv[level + 1].pos = 0;
@@ -357,76 +250,41 @@ static int rlfs_next_leaf(struct inode *inode, struct rlfs_path *path)
  * extent of the leaf or the key of the next subtree.  RLFS_LBLK_LIMIT if
  * there is none.
  */
-static u32 rlfs_next_key(struct rlfs_path *path)
+static u32 rlfs_next_key(struct rlfs_bt_path *path)
 {
-	int level = path->depth;
-	struct rlfs_path_level *lv = &path->lv[level];
-
-	if (lv->pos + 1 < rlfs_entries(lv->eh))
-		return rlfs_key(lv->eh, lv->pos + 1);
-	for (level--; level >= 0; level--) {
-		lv = &path->lv[level];
-		if (lv->pos + 1 < rlfs_entries(lv->eh))
-			return rlfs_key(lv->eh, lv->pos + 1);
-	}
-	return RLFS_LBLK_LIMIT;
+	return rlfs_bt_next_key(path, sizeof(__le32), RLFS_LBLK_LIMIT);
 }
 
 /* Journal access to the node of one path level (the root needs none). */
-static int rlfs_node_access(handle_t *handle, struct inode *inode,
-			    struct rlfs_path_level *lv)
+static int rlfs_node_access(handle_t *handle, void *owner,
+			    struct rlfs_bt_level *lv)
 {
+	struct inode *inode = owner;
+
 	if (!lv->bh)
 		return 0;
 	return rlfs_journal_get_write_access(handle, inode->i_sb, lv->bh);
 }
 
 /* Journal a changed node: extent block, or the inode holding the root. */
-static int rlfs_node_dirty(handle_t *handle, struct inode *inode,
-			   struct rlfs_path_level *lv)
+static int rlfs_node_dirty(handle_t *handle, void *owner,
+			   struct rlfs_bt_level *lv)
 {
+	struct inode *inode = owner;
+
 	if (!lv->bh)
 		return rlfs_mark_inode_dirty(handle, inode);
 	return rlfs_journal_dirty_meta(handle, lv->bh);
 }
 
 /*
- * The first key of the node at @level may have changed: update the index
- * pointing to it, and further up while that index is the first entry.
- */
-static int rlfs_fix_keys(handle_t *handle, struct inode *inode,
-			 struct rlfs_path *path, int level)
-{
-	int err;
-
-	for (; level > 0; level--) {
-		struct rlfs_path_level *up = &path->lv[level - 1];
-		struct rlfs_extent_idx *ix = rlfs_idx(up->eh, up->pos);
-		u32 key = rlfs_key(path->lv[level].eh, 0);
-
-		if (le32_to_cpu(ix->ei_lblk) == key)
-			return 0;
-		err = rlfs_node_access(handle, inode, up);
-		if (err)
-			return err;
-		ix->ei_lblk = cpu_to_le32(key);
-		err = rlfs_node_dirty(handle, inode, up);
-		if (err)
-			return err;
-		if (up->pos != 0)
-			return 0;
-	}
-	return 0;
-}
-
-/*
  * Allocate and initialise an empty extent block of the given depth near
  * @goal.  Counted in i_blocks, so the inode is dirtied.
  */
-static struct buffer_head *rlfs_new_node(handle_t *handle,
-					 struct inode *inode, u64 goal,
-					 int depth)
+static struct buffer_head *rlfs_new_node(handle_t *handle, void *owner,
+					 u64 goal, int depth)
 {
+	struct inode *inode = owner;
 	struct rlfs_extent_block *eb;
 	struct buffer_head *bh;
 	u32 count = 1;
@@ -453,6 +311,21 @@ static struct buffer_head *rlfs_new_node(handle_t *handle,
 out_free:
 	rlfs_free_meta_block(handle, inode, blk);
 	return ERR_PTR(err);
+}
+
+static const struct rlfs_bt_ops rlfs_ext_ops = {
+	.keylen		= sizeof(__le32),
+	.read		= rlfs_read_node,
+	.access		= rlfs_node_access,
+	.dirty		= rlfs_node_dirty,
+	.new_node	= rlfs_new_node,
+};
+
+/* The first key of the node at @level may have changed: fix the indexes. */
+static int rlfs_fix_keys(handle_t *handle, struct inode *inode,
+			 struct rlfs_bt_path *path, int level)
+{
+	return rlfs_bt_fix_keys(handle, &rlfs_ext_ops, inode, path, level);
 }
 
 /*
@@ -506,7 +379,7 @@ static int rlfs_grow_tree(handle_t *handle, struct inode *inode)
 {
 	struct rlfs_extent_header *root = &RLFS_I(inode)->i_eh;
 	int depth = le16_to_cpu(root->eh_depth);
-	int n = rlfs_entries(root);
+	int n = rlfs_bt_entries(root);
 	struct rlfs_extent_block *eb;
 	struct rlfs_extent_idx *ix;
 	struct buffer_head *bh;
@@ -545,76 +418,22 @@ out:
 }
 
 /*
- * Split the full node at @level (>= 1) whose parent has room: the upper
- * entries move to a new sibling, indexed in the parent right after it.
- * When the walk follows the last entry (appending, the common case for
- * sequential writes) only that entry moves, so nodes fill up completely.
- */
-static int rlfs_split_node(handle_t *handle, struct inode *inode,
-			   struct rlfs_path *path, int level)
-{
-	struct rlfs_path_level *cur = &path->lv[level];
-	struct rlfs_path_level *up = &path->lv[level - 1];
-	int n = rlfs_entries(cur->eh);
-	int split = cur->pos == n - 1 ? n - 1 : n / 2;
-	struct rlfs_extent_block *eb;
-	struct rlfs_extent_idx *ix;
-	struct buffer_head *bh;
-	int err;
-
-	err = rlfs_node_access(handle, inode, up);
-	if (err)
-		return err;
-	err = rlfs_node_access(handle, inode, cur);
-	if (err)
-		return err;
-	bh = rlfs_new_node(handle, inode, cur->bh->b_blocknr,
-			   le16_to_cpu(cur->eh->eh_depth));
-	if (IS_ERR(bh))
-		return PTR_ERR(bh);
-	eb = (struct rlfs_extent_block *)bh->b_data;
-	memcpy(eb->eb_ext, rlfs_ext(cur->eh, split),
-	       (n - split) * sizeof(struct rlfs_extent));
-	eb->eb_eh.eh_entries = cpu_to_le16(n - split);
-	err = rlfs_journal_dirty_meta(handle, bh);
-	if (err)
-		goto out;
-
-	memset(rlfs_ext(cur->eh, split), 0,
-	       (n - split) * sizeof(struct rlfs_extent));
-	cur->eh->eh_entries = cpu_to_le16(split);
-	err = rlfs_node_dirty(handle, inode, cur);
-	if (err)
-		goto out;
-
-	rlfs_entry_open(up->eh, up->pos + 1);
-	ix = rlfs_idx(up->eh, up->pos + 1);
-	ix->ei_lblk = cpu_to_le32(rlfs_key(&eb->eb_eh, 0));
-	ix->ei_reserved = 0;
-	ix->ei_blk = cpu_to_le64(bh->b_blocknr);
-	err = rlfs_node_dirty(handle, inode, up);
-out:
-	brelse(bh);
-	return err;
-}
-
-/*
  * The leaf of @path is full.  Split the lowest full node whose parent has
  * room, or grow the tree when every node up to the root is full.  One
  * call makes one change; the caller walks again and repeats as needed.
  */
 static int rlfs_make_room(handle_t *handle, struct inode *inode,
-			  struct rlfs_path *path)
+			  struct rlfs_bt_path *path)
 {
 	int level = path->depth;
 
-	if (!rlfs_node_full(path->lv[level].eh))
+	if (!rlfs_bt_full(path->lv[level].eh))
 		return 0;
-	while (level > 0 && rlfs_node_full(path->lv[level].eh))
+	while (level > 0 && rlfs_bt_full(path->lv[level].eh))
 		level--;
-	if (level == 0 && rlfs_node_full(path->lv[0].eh))
+	if (level == 0 && rlfs_bt_full(path->lv[0].eh))
 		return rlfs_grow_tree(handle, inode);
-	return rlfs_split_node(handle, inode, path, level + 1);
+	return rlfs_bt_split(handle, &rlfs_ext_ops, inode, path, level + 1);
 }
 
 /* Upper bound of make-room rounds for one insert: splits plus a growth. */
@@ -632,12 +451,12 @@ static bool rlfs_can_merge(u32 lblk1, u64 pblk1, u32 len1,
  * neighbour of the same leaf when contiguous.  -EAGAIN: the leaf is full.
  */
 static int rlfs_leaf_insert(handle_t *handle, struct inode *inode,
-			    struct rlfs_path *path, u32 lblk, u64 pblk,
+			    struct rlfs_bt_path *path, u32 lblk, u64 pblk,
 			    u32 len)
 {
-	struct rlfs_path_level *leaf = &path->lv[path->depth];
+	struct rlfs_bt_level *leaf = &path->lv[path->depth];
 	struct rlfs_extent_header *eh = leaf->eh;
-	int n = rlfs_entries(eh), pos = leaf->pos;
+	int n = rlfs_bt_entries(eh), pos = leaf->pos;
 	struct rlfs_extent *prev = pos >= 0 ? rlfs_ext(eh, pos) : NULL;
 	struct rlfs_extent *next = pos + 1 < n ? rlfs_ext(eh, pos + 1) : NULL;
 	struct rlfs_extent *ex;
@@ -662,7 +481,7 @@ static int rlfs_leaf_insert(handle_t *handle, struct inode *inode,
 					   le64_to_cpu(next->e_pblk),
 					   le32_to_cpu(next->e_len))) {
 			le32_add_cpu(&prev->e_len, le32_to_cpu(next->e_len));
-			rlfs_entry_delete(eh, pos + 1);
+			rlfs_bt_entry_delete(eh, pos + 1);
 		}
 		return rlfs_node_dirty(handle, inode, leaf);
 	}
@@ -687,7 +506,7 @@ static int rlfs_leaf_insert(handle_t *handle, struct inode *inode,
 	err = rlfs_node_access(handle, inode, leaf);
 	if (err)
 		return err;
-	rlfs_entry_open(eh, pos + 1);
+	rlfs_bt_entry_open(eh, pos + 1);
 	ex = rlfs_ext(eh, pos + 1);
 	ex->e_lblk = cpu_to_le32(lblk);
 	ex->e_len = cpu_to_le32(len);
@@ -713,7 +532,7 @@ static int rlfs_leaf_insert(handle_t *handle, struct inode *inode,
 int rlfs_extent_insert(handle_t *handle, struct inode *inode,
 		       u32 lblk, u64 pblk, u32 len)
 {
-	struct rlfs_path path;
+	struct rlfs_bt_path path;
 	int round, err;
 
 	lockdep_assert_held_write(&RLFS_I(inode)->i_map_sem);
@@ -734,7 +553,7 @@ int rlfs_extent_insert(handle_t *handle, struct inode *inode,
 			if (!err)
 				err = -EAGAIN;
 		}
-		rlfs_path_release(&path);
+		rlfs_bt_path_release(&path);
 		if (err != -EAGAIN)
 			return err;
 	}
@@ -746,10 +565,10 @@ int rlfs_extent_insert(handle_t *handle, struct inode *inode,
  * otherwise.  *goal, if asked, gets the physical block right after the
  * previous extent of the leaf (0 if none), the allocation goal.
  */
-static int rlfs_path_lookup(struct rlfs_path *path, u32 lblk,
+static int rlfs_path_lookup(struct rlfs_bt_path *path, u32 lblk,
 			    struct rlfs_ext_rec *rec, u64 *goal)
 {
-	struct rlfs_path_level *leaf = &path->lv[path->depth];
+	struct rlfs_bt_level *leaf = &path->lv[path->depth];
 	struct rlfs_extent *ex = leaf->pos >= 0 ?
 		rlfs_ext(leaf->eh, leaf->pos) : NULL;
 
@@ -779,7 +598,7 @@ static int rlfs_path_lookup(struct rlfs_path *path, u32 lblk,
  */
 int rlfs_extent_lookup(struct inode *inode, u32 lblk, struct rlfs_ext_rec *rec)
 {
-	struct rlfs_path path;
+	struct rlfs_bt_path path;
 	int ret;
 
 	lockdep_assert_held(&RLFS_I(inode)->i_map_sem);
@@ -789,7 +608,7 @@ int rlfs_extent_lookup(struct inode *inode, u32 lblk, struct rlfs_ext_rec *rec)
 	if (ret)
 		return ret;
 	ret = rlfs_path_lookup(&path, lblk, rec, NULL);
-	rlfs_path_release(&path);
+	rlfs_bt_path_release(&path);
 	return ret;
 }
 
@@ -872,7 +691,7 @@ int rlfs_map_blocks(handle_t *handle, struct inode *inode,
 	struct rlfs_inode_info *ei = RLFS_I(inode);
 	bool create = flags & RLFS_MAP_CREATE;
 	struct rlfs_ext_rec rec;
-	struct rlfs_path path;
+	struct rlfs_bt_path path;
 	unsigned int nofs;
 	u64 goal;
 	int ret;
@@ -895,7 +714,7 @@ int rlfs_map_blocks(handle_t *handle, struct inode *inode,
 	if (ret)
 		goto out;
 	ret = rlfs_path_lookup(&path, map->m_lblk, &rec, &goal);
-	rlfs_path_release(&path);
+	rlfs_bt_path_release(&path);
 	if (ret < 0)
 		goto out;
 	if (ret || !create)
@@ -918,19 +737,19 @@ out:
  * *freed counts the freed blocks (revoke records).
  */
 static int rlfs_remove_node(handle_t *handle, struct inode *inode,
-			    struct rlfs_path *path, int level, int *freed)
+			    struct rlfs_bt_path *path, int level, int *freed)
 {
-	struct rlfs_path_level *up;
+	struct rlfs_bt_level *up;
 	int top = level, l, err;
 
-	while (top > 1 && rlfs_entries(path->lv[top - 1].eh) == 1)
+	while (top > 1 && rlfs_bt_entries(path->lv[top - 1].eh) == 1)
 		top--;
 	up = &path->lv[top - 1];
 	err = rlfs_node_access(handle, inode, up);
 	if (err)
 		return err;
-	rlfs_entry_delete(up->eh, up->pos);
-	if (!up->bh && !rlfs_entries(up->eh))
+	rlfs_bt_entry_delete(up->eh, up->pos);
+	if (!up->bh && !rlfs_bt_entries(up->eh))
 		up->eh->eh_depth = 0;	/* the tree is empty */
 	err = rlfs_node_dirty(handle, inode, up);
 	if (err)
@@ -942,7 +761,7 @@ static int rlfs_remove_node(handle_t *handle, struct inode *inode,
 		(*freed)++;
 	}
 	err = rlfs_mark_inode_dirty(handle, inode);	/* i_blocks */
-	if (!err && up->pos == 0 && rlfs_entries(up->eh))
+	if (!err && up->pos == 0 && rlfs_bt_entries(up->eh))
 		err = rlfs_fix_keys(handle, inode, path, top - 1);
 	return err;
 }
@@ -955,11 +774,11 @@ static int rlfs_remove_node(handle_t *handle, struct inode *inode,
 static int rlfs_shrink_tree(handle_t *handle, struct inode *inode, int freed)
 {
 	struct rlfs_extent_header *root = &RLFS_I(inode)->i_eh;
-	struct rlfs_path path;
+	struct rlfs_bt_path path;
 	struct rlfs_extent_header *child;
 	int n, err;
 
-	if (!le16_to_cpu(root->eh_depth) || rlfs_entries(root) != 1 ||
+	if (!le16_to_cpu(root->eh_depth) || rlfs_bt_entries(root) != 1 ||
 	    freed + 1 > RLFS_REVOKE_CREDITS)
 		return 0;
 	/* Read the child only, not a whole path. */
@@ -967,11 +786,11 @@ static int rlfs_shrink_tree(handle_t *handle, struct inode *inode, int freed)
 	path.depth = le16_to_cpu(root->eh_depth);
 	path.lv[0].eh = root;
 	path.lv[0].hi = RLFS_LBLK_LIMIT;
-	err = rlfs_descend(inode, &path, 0);
+	err = rlfs_bt_descend(&rlfs_ext_ops, inode, &path, 0);
 	if (err)
 		return err;
 	child = path.lv[1].eh;
-	n = rlfs_entries(child);
+	n = rlfs_bt_entries(child);
 	if (n <= RLFS_INODE_ROOT_ENTRIES) {
 		u64 blk = path.lv[1].bh->b_blocknr;
 
@@ -987,7 +806,7 @@ static int rlfs_shrink_tree(handle_t *handle, struct inode *inode, int freed)
 		if (!err)
 			err = rlfs_mark_inode_dirty(handle, inode);
 	}
-	rlfs_path_release(&path);
+	rlfs_bt_path_release(&path);
 	return err;
 }
 
@@ -1001,8 +820,8 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 	u32 limit = S_ISREG(inode->i_mode) ? RLFS_MAX_STEP_BLOCKS :
 					     RLFS_MAX_META_FREE;
 	u64 end = (u64)lblk + len;
-	struct rlfs_path_level *leaf;
-	struct rlfs_path path;
+	struct rlfs_bt_level *leaf;
+	struct rlfs_bt_path path;
 	struct rlfs_extent *ex;
 	u32 es, elen, cs, ce;
 	u64 epblk;
@@ -1013,7 +832,7 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 		if (err)
 			return err;
 		leaf = &path.lv[path.depth];
-		n = rlfs_entries(leaf->eh);
+		n = rlfs_bt_entries(leaf->eh);
 		target = leaf->pos;
 		if (target < 0 || rlfs_ext_end(rlfs_ext(leaf->eh, target)) <= lblk) {
 			/* lblk is in a hole: go on with the next extent of this leaf. */
@@ -1043,14 +862,14 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 				goto out;
 			ce = cs + run;
 		}
-		if (cs == es || ce == es + elen || !rlfs_node_full(leaf->eh))
+		if (cs == es || ce == es + elen || !rlfs_bt_full(leaf->eh))
 			break;
 		/* Cutting out the middle makes two extents: make room first. */
 		if (WARN_ON_ONCE(round >= RLFS_MAX_ROOM_ROUNDS))
 			err = -EIO;
 		else
 			err = rlfs_make_room(handle, inode, &path);
-		rlfs_path_release(&path);
+		rlfs_bt_path_release(&path);
 		if (err)
 			return err;
 	}
@@ -1063,7 +882,7 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 		if (err)
 			goto out;
 		if (cs == es && ce == es + elen) {
-			rlfs_entry_delete(leaf->eh, target);
+			rlfs_bt_entry_delete(leaf->eh, target);
 		} else if (cs == es) {
 			ex->e_lblk = cpu_to_le32(ce);
 			ex->e_len = cpu_to_le32(es + elen - ce);
@@ -1074,14 +893,14 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 			struct rlfs_extent *right;
 
 			ex->e_len = cpu_to_le32(cs - es);
-			rlfs_entry_open(leaf->eh, target + 1);
+			rlfs_bt_entry_open(leaf->eh, target + 1);
 			right = rlfs_ext(leaf->eh, target + 1);
 			right->e_lblk = cpu_to_le32(ce);
 			right->e_len = cpu_to_le32(es + elen - ce);
 			right->e_pblk = cpu_to_le64(epblk + (ce - es));
 		}
 		err = rlfs_node_dirty(handle, inode, leaf);
-		if (!err && target == 0 && cs == es && rlfs_entries(leaf->eh))
+		if (!err && target == 0 && cs == es && rlfs_bt_entries(leaf->eh))
 			err = rlfs_fix_keys(handle, inode, &path, path.depth);
 	}
 	if (err)
@@ -1096,12 +915,12 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 	if (!err && !S_ISREG(inode->i_mode))
 		freed += ce - cs;
 	*removed = ce - lblk;
-	rlfs_path_release(&path);
+	rlfs_bt_path_release(&path);
 	if (err)
 		return err;
 	return rlfs_shrink_tree(handle, inode, freed);
 out:
-	rlfs_path_release(&path);
+	rlfs_bt_path_release(&path);
 	return err;
 }
 
@@ -1194,9 +1013,9 @@ int rlfs_extent_move(handle_t *handle, struct inode *inode, u32 lblk,
 static int rlfs_extent_prev(struct inode *inode, u32 lblk,
 			    struct rlfs_ext_rec *rec)
 {
-	struct rlfs_path_level *leaf;
+	struct rlfs_bt_level *leaf;
 	struct rlfs_extent *ex;
-	struct rlfs_path path;
+	struct rlfs_bt_path path;
 	int ret;
 
 	ret = rlfs_find_path(inode, lblk, &path);
@@ -1210,7 +1029,7 @@ static int rlfs_extent_prev(struct inode *inode, u32 lblk,
 		rec->pblk = le64_to_cpu(ex->e_pblk);
 		ret = 1;
 	}
-	rlfs_path_release(&path);
+	rlfs_bt_path_release(&path);
 	return ret;
 }
 
@@ -1390,8 +1209,8 @@ int rlfs_punch_blocks(struct inode *inode, u32 lblk, u32 len)
 int rlfs_next_data(struct inode *inode, u32 lblk, u32 *found)
 {
 	struct rlfs_inode_info *ei = RLFS_I(inode);
-	struct rlfs_path_level *leaf;
-	struct rlfs_path path;
+	struct rlfs_bt_level *leaf;
+	struct rlfs_bt_path path;
 	unsigned int nofs;
 	int pos, ret;
 
@@ -1408,7 +1227,7 @@ int rlfs_next_data(struct inode *inode, u32 lblk, u32 *found)
 		*found = lblk;
 		goto out;
 	}
-	if (pos + 1 < rlfs_entries(leaf->eh)) {
+	if (pos + 1 < rlfs_bt_entries(leaf->eh)) {
 		*found = rlfs_key(leaf->eh, pos + 1);
 		goto out;
 	}
@@ -1420,7 +1239,7 @@ int rlfs_next_data(struct inode *inode, u32 lblk, u32 *found)
 		ret = -ENXIO;
 	}
 out:
-	rlfs_path_release(&path);
+	rlfs_bt_path_release(&path);
 out_unlock:
 	memalloc_nofs_restore(nofs);
 	up_read(&ei->i_map_sem);

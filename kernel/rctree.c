@@ -24,10 +24,16 @@
  *    whenever the first entry of a node changes;
  *  - no node is empty: removing the last record frees the root.
  *
- * Walking: rlfs_rc_find_path() fills a struct rlfs_rc_path with one level
- * per node, root first: the buffer and the position followed (index
- * levels) or found (leaf: the last record starting at or before the
- * block, -1 if none).
+ * The node mechanics (entry open/delete, binary search, path walk and
+ * release, next key, key fixing, node split) are shared with the extent
+ * tree in btnode.c (see btnode.h); this file keeps the refcount tree's
+ * policy and reaches the shared code through rlfs_rc_ops (64-bit keys,
+ * node reads with rlfs_rc_check_node, journaling, new refcount blocks).
+ *
+ * Walking: rlfs_rc_find_path() reads the root and fills a struct
+ * rlfs_bt_path (rlfs_bt_walk) with one level per node, root first: the
+ * buffer and the position followed (index levels) or found (leaf: the
+ * last record starting at or before the block, -1 if none).
  *
  * The tree offers record operations to refcount.c, each a fresh walk:
  * find (the record containing or following a block), insert, update (the
@@ -35,9 +41,10 @@
  * (make room in a leaf before a multi-record change, so that nothing can
  * fail for lack of space half-way through it).  Room is made as in the
  * extent tree: split the lowest node that must split and whose parent has
- * room (half of the entries move to a new right sibling, or only the last
- * one when the walk follows it), or, when every node up to the root is
- * full, grow the tree: a new root with a single index to the old one.
+ * room (rlfs_bt_split: half of the entries move to a new right sibling,
+ * or only the last one when the walk follows it), or, when every node up
+ * to the root is full, grow the tree: a new root with a single index to
+ * the old one.
  * Each change is one round; the walk starts over after it.
  *
  * Deleting the last record of a node frees the node, and its ancestors
@@ -56,30 +63,15 @@
  * RLFS_FEATURE_INCOMPAT_REFCOUNT.
  */
 
-#include "reflinkfs.h"
+#include "btnode.h"
 
-#define RLFS_RC_MAX_DEPTH	RLFS_MAX_EXTENT_DEPTH
+#define RLFS_RC_MAX_DEPTH	RLFS_BT_MAX_DEPTH
 /* Upper bound of make-room rounds for one walk: a growth and a split per level. */
 #define RLFS_RC_MAX_ROUNDS	(2 * RLFS_RC_MAX_DEPTH + 4)
 
-static_assert(sizeof(struct rlfs_refcount_rec) ==
-	      sizeof(struct rlfs_refcount_idx));
-
-struct rlfs_rc_level {
-	struct buffer_head		*bh;
-	struct rlfs_refcount_header	*rh;
-	int				pos;	/* see the comment at the top */
-	u64				hi;	/* upper bound of the node's keys */
-};
-
-struct rlfs_rc_path {
-	int			depth;	/* depth of the tree */
-	struct rlfs_rc_level	lv[RLFS_RC_MAX_DEPTH + 1];
-};
-
 static inline struct rlfs_refcount_header *rlfs_rc_hdr(struct buffer_head *bh)
 {
-	return &((struct rlfs_refcount_block *)bh->b_data)->rb_rh;
+	return rlfs_bt_block_node(bh);
 }
 
 static inline struct rlfs_refcount_rec *
@@ -94,20 +86,15 @@ rlfs_rc_idx(struct rlfs_refcount_header *rh, int i)
 	return (struct rlfs_refcount_idx *)(rh + 1) + i;
 }
 
-static inline int rlfs_rc_entries(struct rlfs_refcount_header *rh)
-{
-	return le16_to_cpu(rh->rh_entries);
-}
-
 static inline int rlfs_rc_free_slots(struct rlfs_refcount_header *rh)
 {
-	return (int)RLFS_REFCOUNT_BLOCK_ENTRIES - rlfs_rc_entries(rh);
+	return (int)RLFS_REFCOUNT_BLOCK_ENTRIES - rlfs_bt_entries(rh);
 }
 
 /* Key of entry i, record or index alike. */
 static inline u64 rlfs_rc_key(struct rlfs_refcount_header *rh, int i)
 {
-	return le64_to_cpu(rlfs_rc_rec(rh, i)->rc_start);
+	return rlfs_bt_key(rh, i, sizeof(__le64));
 }
 
 static inline u64 rlfs_rc_end(struct rlfs_refcount_rec *rec)
@@ -145,45 +132,6 @@ static void rlfs_rc_set(struct rlfs_refcount_header *rh, int i,
 	rec->rc_refcount = cpu_to_le32(irec->refcount);
 }
 
-/* Open a slot at position i, shifting the entries from i on. */
-static void rlfs_rc_entry_open(struct rlfs_refcount_header *rh, int i)
-{
-	int n = rlfs_rc_entries(rh);
-
-	memmove(rlfs_rc_rec(rh, i + 1), rlfs_rc_rec(rh, i),
-		(n - i) * sizeof(struct rlfs_refcount_rec));
-	rh->rh_entries = cpu_to_le16(n + 1);
-}
-
-/* Remove the entry at position i, zeroing the freed slot. */
-static void rlfs_rc_entry_delete(struct rlfs_refcount_header *rh, int i)
-{
-	int n = rlfs_rc_entries(rh);
-
-	memmove(rlfs_rc_rec(rh, i), rlfs_rc_rec(rh, i + 1),
-		(n - i - 1) * sizeof(struct rlfs_refcount_rec));
-	memset(rlfs_rc_rec(rh, n - 1), 0, sizeof(struct rlfs_refcount_rec));
-	rh->rh_entries = cpu_to_le16(n - 1);
-}
-
-/* Last entry whose key is <= blk, -1 if none (binary search). */
-static int rlfs_rc_search(struct rlfs_refcount_header *rh, u64 blk)
-{
-	int lo = 0, hi = rlfs_rc_entries(rh) - 1, found = -1;
-
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2;
-
-		if (rlfs_rc_key(rh, mid) <= blk) {
-			found = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return found;
-}
-
 /*
  * Validate one node read from block @blocknr: header, order, bounds.
  * Entries must lie in [lo, hi) and, but in the root, start exactly at lo.
@@ -193,24 +141,15 @@ static int rlfs_rc_check_node(struct super_block *sb,
 			      struct rlfs_refcount_header *rh, u64 blocknr,
 			      int depth, u64 lo, u64 hi, bool root)
 {
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	int n = rlfs_rc_entries(rh);
+	int n = rlfs_bt_entries(rh);
 	const char *what;
 	u64 prev_end = lo;
 	int i = -1;
 
-	if (le16_to_cpu(rh->rh_max) != RLFS_REFCOUNT_BLOCK_ENTRIES) {
-		what = "bad rh_max";
+	what = rlfs_bt_check_header(rh, RLFS_REFCOUNT_BLOCK_ENTRIES, depth,
+				    "bad rh_max");
+	if (what)
 		goto bad;
-	}
-	if (n > RLFS_REFCOUNT_BLOCK_ENTRIES) {
-		what = "too many entries";
-		goto bad;
-	}
-	if (le16_to_cpu(rh->rh_depth) != depth) {
-		what = "unexpected depth";
-		goto bad;
-	}
 	if (n == 0) {
 		what = "empty node";
 		goto bad;
@@ -244,19 +183,10 @@ static int rlfs_rc_check_node(struct super_block *sb,
 			}
 			prev_end = start + len;
 		} else {
-			struct rlfs_refcount_idx *ix = rlfs_rc_idx(rh, i);
-			u64 key = le64_to_cpu(ix->ri_start);
-			u64 blk = le64_to_cpu(ix->ri_blk);
-
-			if (key < prev_end || key >= hi) {
-				what = "indexes out of order or range";
+			what = rlfs_bt_check_index(sb, rh, i, sizeof(__le64),
+						   &prev_end, hi);
+			if (what)
 				goto bad;
-			}
-			if (blk < sbi->s_data_start || blk >= sbi->s_blocks) {
-				what = "index outside the data area";
-				goto bad;
-			}
-			prev_end = key + 1;
 		}
 	}
 	return 0;
@@ -307,52 +237,27 @@ static struct buffer_head *rlfs_rc_read_root(struct super_block *sb)
 			    true);
 }
 
-static void rlfs_rc_release(struct rlfs_rc_path *path)
+/* Read a non-root node: the read operation of rlfs_rc_ops. */
+static struct buffer_head *rlfs_rc_read_child(void *owner, u64 blk, int depth,
+					      u64 lo, u64 hi)
 {
-	int i;
-
-	for (i = 0; i <= path->depth; i++) {
-		brelse(path->lv[i].bh);
-		path->lv[i].bh = NULL;
-	}
+	return rlfs_rc_read(owner, blk, depth, lo, hi, false);
 }
 
-/* Read the child that lv[level].pos points to into lv[level + 1]. */
-static int rlfs_rc_descend(struct super_block *sb, struct rlfs_rc_path *path,
-			   int level)
-{
-	struct rlfs_rc_level *up = &path->lv[level];
-	struct rlfs_rc_level *down = &path->lv[level + 1];
-	int n = rlfs_rc_entries(up->rh);
-	u64 blk = le64_to_cpu(rlfs_rc_idx(up->rh, up->pos)->ri_blk);
-	u64 lo = rlfs_rc_key(up->rh, up->pos);
-	u64 hi = up->pos + 1 < n ? rlfs_rc_key(up->rh, up->pos + 1) : up->hi;
-	struct buffer_head *bh;
-
-	bh = rlfs_rc_read(sb, blk, path->depth - level - 1, lo, hi, false);
-	if (IS_ERR(bh))
-		return PTR_ERR(bh);
-	brelse(down->bh);
-	down->bh = bh;
-	down->rh = rlfs_rc_hdr(bh);
-	down->pos = -1;
-	down->hi = hi;
-	return 0;
-}
+static const struct rlfs_bt_ops rlfs_rc_ops;
 
 /*
  * Walk from the root to the leaf whose key range holds @blk.  At index
  * levels pos is the last index whose key is <= blk (0 if blk precedes
  * them all); at the leaf it is the last record starting at or before blk,
  * or -1.  The tree must not be empty.  On success the caller must
- * rlfs_rc_release().
+ * rlfs_bt_path_release().
  */
 static int rlfs_rc_find_path(struct super_block *sb, u64 blk,
-			     struct rlfs_rc_path *path)
+			     struct rlfs_bt_path *path)
 {
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
 	struct buffer_head *bh;
-	int level, err;
 
 	memset(path, 0, sizeof(*path));
 	bh = rlfs_rc_read_root(sb);
@@ -362,45 +267,21 @@ static int rlfs_rc_find_path(struct super_block *sb, u64 blk,
 	path->lv[0].bh = bh;
 	path->lv[0].rh = rlfs_rc_hdr(bh);
 	path->lv[0].hi = sbi->s_blocks;
-	for (level = 0; level < path->depth; level++) {
-		struct rlfs_rc_level *lv = &path->lv[level];
-
-		lv->pos = max(rlfs_rc_search(lv->rh, blk), 0);
-		err = rlfs_rc_descend(sb, path, level);
-		if (err) {
-			rlfs_rc_release(path);
-			return err;
-		}
-	}
-	path->lv[path->depth].pos = rlfs_rc_search(path->lv[path->depth].rh,
-						   blk);
-	return 0;
+	return rlfs_bt_walk(&rlfs_rc_ops, sb, path, blk);
 }
 
-/*
- * First key after the leaf position of @path: the next record of the leaf
- * or the key of the next subtree.  U64_MAX if there is none.
- */
-static u64 rlfs_rc_next_key(struct rlfs_rc_path *path)
+static u64 rlfs_rc_next_key(struct rlfs_bt_path *path)
 {
-	int level;
-
-	for (level = path->depth; level >= 0; level--) {
-		struct rlfs_rc_level *lv = &path->lv[level];
-
-		if (lv->pos + 1 < rlfs_rc_entries(lv->rh))
-			return rlfs_rc_key(lv->rh, lv->pos + 1);
-	}
-	return U64_MAX;
+	return rlfs_bt_next_key(path, sizeof(__le64), U64_MAX);
 }
 
-static int rlfs_rc_access(handle_t *handle, struct super_block *sb,
-			  struct rlfs_rc_level *lv)
+static int rlfs_rc_access(handle_t *handle, void *sb,
+			  struct rlfs_bt_level *lv)
 {
 	return rlfs_journal_get_write_access(handle, sb, lv->bh);
 }
 
-static int rlfs_rc_dirty(handle_t *handle, struct rlfs_rc_level *lv)
+static int rlfs_rc_dirty(handle_t *handle, void *sb, struct rlfs_bt_level *lv)
 {
 	return rlfs_journal_dirty_meta(handle, lv->bh);
 }
@@ -427,39 +308,9 @@ static int rlfs_rc_set_root(handle_t *handle, struct super_block *sb,
 	return rlfs_journal_dirty(handle, sbi->s_sbh);
 }
 
-/*
- * The first key of the node at @level may have changed: update the index
- * pointing to it, and further up while that index is the first entry.
- */
-static int rlfs_rc_fix_keys(handle_t *handle, struct super_block *sb,
-			    struct rlfs_rc_path *path, int level)
-{
-	int err;
-
-	for (; level > 0; level--) {
-		struct rlfs_rc_level *up = &path->lv[level - 1];
-		struct rlfs_refcount_idx *ix = rlfs_rc_idx(up->rh, up->pos);
-		u64 key = rlfs_rc_key(path->lv[level].rh, 0);
-
-		if (le64_to_cpu(ix->ri_start) == key)
-			return 0;
-		err = rlfs_rc_access(handle, sb, up);
-		if (err)
-			return err;
-		ix->ri_start = cpu_to_le64(key);
-		err = rlfs_rc_dirty(handle, up);
-		if (err)
-			return err;
-		if (up->pos != 0)
-			return 0;
-	}
-	return 0;
-}
-
 /* Allocate and initialise an empty node of the given depth near @goal. */
-static struct buffer_head *rlfs_rc_new_node(handle_t *handle,
-					    struct super_block *sb, u64 goal,
-					    int depth)
+static struct buffer_head *rlfs_rc_new_node(handle_t *handle, void *sb,
+					    u64 goal, int depth)
 {
 	struct rlfs_refcount_header *rh;
 	struct buffer_head *bh;
@@ -481,11 +332,26 @@ static struct buffer_head *rlfs_rc_new_node(handle_t *handle,
 	return bh;
 }
 
+static const struct rlfs_bt_ops rlfs_rc_ops = {
+	.keylen		= sizeof(__le64),
+	.read		= rlfs_rc_read_child,
+	.access		= rlfs_rc_access,
+	.dirty		= rlfs_rc_dirty,
+	.new_node	= rlfs_rc_new_node,
+};
+
+/* The first key of the node at @level may have changed: fix the indexes. */
+static int rlfs_rc_fix_keys(handle_t *handle, struct super_block *sb,
+			    struct rlfs_bt_path *path, int level)
+{
+	return rlfs_bt_fix_keys(handle, &rlfs_rc_ops, sb, path, level);
+}
+
 /* Grow the tree by one level: a new root indexing the old one. */
 static int rlfs_rc_grow(handle_t *handle, struct super_block *sb,
-			struct rlfs_rc_path *path)
+			struct rlfs_bt_path *path)
 {
-	struct rlfs_rc_level *old = &path->lv[0];
+	struct rlfs_bt_level *old = &path->lv[0];
 	struct rlfs_refcount_idx *ix;
 	struct buffer_head *bh;
 	int err;
@@ -511,67 +377,13 @@ static int rlfs_rc_grow(handle_t *handle, struct super_block *sb,
 }
 
 /*
- * Split the node at @level (>= 1) whose parent has room: the upper
- * entries move to a new right sibling, indexed in the parent right after
- * it.  When the walk follows the last entry only that one moves, so that
- * appending fills nodes completely.
- */
-static int rlfs_rc_split(handle_t *handle, struct super_block *sb,
-			 struct rlfs_rc_path *path, int level)
-{
-	struct rlfs_rc_level *cur = &path->lv[level];
-	struct rlfs_rc_level *up = &path->lv[level - 1];
-	int n = rlfs_rc_entries(cur->rh);
-	int split = cur->pos == n - 1 ? n - 1 : n / 2;
-	struct rlfs_refcount_header *rh;
-	struct rlfs_refcount_idx *ix;
-	struct buffer_head *bh;
-	int err;
-
-	if (WARN_ON_ONCE(n < 2))
-		return -EIO;
-	err = rlfs_rc_access(handle, sb, up);
-	if (!err)
-		err = rlfs_rc_access(handle, sb, cur);
-	if (err)
-		return err;
-	bh = rlfs_rc_new_node(handle, sb, cur->bh->b_blocknr,
-			      le16_to_cpu(cur->rh->rh_depth));
-	if (IS_ERR(bh))
-		return PTR_ERR(bh);
-	rh = rlfs_rc_hdr(bh);
-	memcpy(rlfs_rc_rec(rh, 0), rlfs_rc_rec(cur->rh, split),
-	       (n - split) * sizeof(struct rlfs_refcount_rec));
-	rh->rh_entries = cpu_to_le16(n - split);
-	err = rlfs_journal_dirty_meta(handle, bh);
-	if (err)
-		goto out;
-
-	memset(rlfs_rc_rec(cur->rh, split), 0,
-	       (n - split) * sizeof(struct rlfs_refcount_rec));
-	cur->rh->rh_entries = cpu_to_le16(split);
-	err = rlfs_rc_dirty(handle, cur);
-	if (err)
-		goto out;
-
-	rlfs_rc_entry_open(up->rh, up->pos + 1);
-	ix = rlfs_rc_idx(up->rh, up->pos + 1);
-	ix->ri_start = cpu_to_le64(rlfs_rc_key(rh, 0));
-	ix->ri_blk = cpu_to_le64(bh->b_blocknr);
-	err = rlfs_rc_dirty(handle, up);
-out:
-	brelse(bh);
-	return err;
-}
-
-/*
  * Make one change towards @need free slots in the leaf of @path: split
  * the lowest node that must split and whose parent has room, or grow the
  * tree when every node up to the root is full.  The caller walks again
  * and repeats until the leaf has room.
  */
 static int rlfs_rc_make_room(handle_t *handle, struct super_block *sb,
-			     struct rlfs_rc_path *path, int need)
+			     struct rlfs_bt_path *path, int need)
 {
 	int level = path->depth;
 
@@ -581,15 +393,15 @@ static int rlfs_rc_make_room(handle_t *handle, struct super_block *sb,
 		level--;
 	if (level == 0)
 		return rlfs_rc_grow(handle, sb, path);
-	return rlfs_rc_split(handle, sb, path, level);
+	return rlfs_bt_split(handle, &rlfs_rc_ops, sb, path, level);
 }
 
 /*
  * Walk to the leaf for @blk and make room there for @need entries.  On
- * success the path is held (rlfs_rc_release()).
+ * success the path is held (rlfs_bt_path_release()).
  */
 static int rlfs_rc_walk_room(handle_t *handle, struct super_block *sb,
-			     u64 blk, int need, struct rlfs_rc_path *path)
+			     u64 blk, int need, struct rlfs_bt_path *path)
 {
 	int round, err;
 
@@ -603,7 +415,7 @@ static int rlfs_rc_walk_room(handle_t *handle, struct super_block *sb,
 			err = -EIO;
 		else
 			err = rlfs_rc_make_room(handle, sb, path, need);
-		rlfs_rc_release(path);
+		rlfs_bt_path_release(path);
 		if (err)
 			return err;
 	}
@@ -623,9 +435,9 @@ static bool rlfs_rc_bad_irec(struct super_block *sb,
 
 /* Find the record that starts exactly at @start: its leaf position. */
 static int rlfs_rc_find_exact(struct super_block *sb, u64 start,
-			      struct rlfs_rc_path *path)
+			      struct rlfs_bt_path *path)
 {
-	struct rlfs_rc_level *leaf;
+	struct rlfs_bt_level *leaf;
 	int err;
 
 	err = rlfs_rc_find_path(sb, start, path);
@@ -634,7 +446,7 @@ static int rlfs_rc_find_exact(struct super_block *sb, u64 start,
 	leaf = &path->lv[path->depth];
 	if (WARN_ON_ONCE(leaf->pos < 0 ||
 			 rlfs_rc_key(leaf->rh, leaf->pos) != start)) {
-		rlfs_rc_release(path);
+		rlfs_bt_path_release(path);
 		return -EIO;
 	}
 	return 0;
@@ -652,8 +464,8 @@ int rlfs_rctree_find(struct super_block *sb, u64 pblk,
 		     struct rlfs_rc_irec *rec)
 {
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	struct rlfs_rc_level *leaf;
-	struct rlfs_rc_path path;
+	struct rlfs_bt_level *leaf;
+	struct rlfs_bt_path path;
 	int pos, err;
 	u64 next;
 
@@ -667,14 +479,14 @@ int rlfs_rctree_find(struct super_block *sb, u64 pblk,
 	pos = leaf->pos;
 	if (pos < 0 || rlfs_rc_end(rlfs_rc_rec(leaf->rh, pos)) <= pblk)
 		pos++;
-	if (pos < rlfs_rc_entries(leaf->rh)) {
+	if (pos < rlfs_bt_entries(leaf->rh)) {
 		rlfs_rc_get(leaf->rh, pos, rec);
-		rlfs_rc_release(&path);
+		rlfs_bt_path_release(&path);
 		return 1;
 	}
 	/* The first record of the next leaf starts at the next key. */
 	next = rlfs_rc_next_key(&path);
-	rlfs_rc_release(&path);
+	rlfs_bt_path_release(&path);
 	if (next == U64_MAX)
 		return 0;
 	err = rlfs_rc_find_exact(sb, next, &path);
@@ -682,7 +494,7 @@ int rlfs_rctree_find(struct super_block *sb, u64 pblk,
 		return err;
 	leaf = &path.lv[path.depth];
 	rlfs_rc_get(leaf->rh, leaf->pos, rec);
-	rlfs_rc_release(&path);
+	rlfs_bt_path_release(&path);
 	return 1;
 }
 
@@ -701,7 +513,7 @@ int rlfs_rctree_find(struct super_block *sb, u64 pblk,
 int rlfs_rctree_reserve(handle_t *handle, struct super_block *sb, u64 pblk,
 			int slots)
 {
-	struct rlfs_rc_path path;
+	struct rlfs_bt_path path;
 	int err;
 
 	lockdep_assert_held_write(&RLFS_SB(sb)->s_refcount_sem);
@@ -709,7 +521,7 @@ int rlfs_rctree_reserve(handle_t *handle, struct super_block *sb, u64 pblk,
 		return 0;
 	err = rlfs_rc_walk_room(handle, sb, pblk, slots, &path);
 	if (!err)
-		rlfs_rc_release(&path);
+		rlfs_bt_path_release(&path);
 	return err;
 }
 
@@ -744,8 +556,8 @@ static int rlfs_rc_new_root(handle_t *handle, struct super_block *sb,
 int rlfs_rctree_insert(handle_t *handle, struct super_block *sb,
 		       const struct rlfs_rc_irec *rec)
 {
-	struct rlfs_rc_level *leaf;
-	struct rlfs_rc_path path;
+	struct rlfs_bt_level *leaf;
+	struct rlfs_bt_path path;
 	int pos, err;
 
 	lockdep_assert_held_write(&RLFS_SB(sb)->s_refcount_sem);
@@ -768,13 +580,13 @@ int rlfs_rctree_insert(handle_t *handle, struct super_block *sb,
 	err = rlfs_rc_access(handle, sb, leaf);
 	if (err)
 		goto out;
-	rlfs_rc_entry_open(leaf->rh, pos);
+	rlfs_bt_entry_open(leaf->rh, pos);
 	rlfs_rc_set(leaf->rh, pos, rec);
-	err = rlfs_rc_dirty(handle, leaf);
+	err = rlfs_rc_dirty(handle, sb, leaf);
 	if (!err && pos == 0)
 		err = rlfs_rc_fix_keys(handle, sb, &path, path.depth);
 out:
-	rlfs_rc_release(&path);
+	rlfs_bt_path_release(&path);
 	return err;
 }
 
@@ -790,8 +602,8 @@ out:
 int rlfs_rctree_update(handle_t *handle, struct super_block *sb, u64 start,
 		       const struct rlfs_rc_irec *rec)
 {
-	struct rlfs_rc_level *leaf;
-	struct rlfs_rc_path path;
+	struct rlfs_bt_level *leaf;
+	struct rlfs_bt_path path;
 	int pos, err;
 
 	lockdep_assert_held_write(&RLFS_SB(sb)->s_refcount_sem);
@@ -813,11 +625,11 @@ int rlfs_rctree_update(handle_t *handle, struct super_block *sb, u64 start,
 	if (err)
 		goto out;
 	rlfs_rc_set(leaf->rh, pos, rec);
-	err = rlfs_rc_dirty(handle, leaf);
+	err = rlfs_rc_dirty(handle, sb, leaf);
 	if (!err && pos == 0 && rec->start != start)
 		err = rlfs_rc_fix_keys(handle, sb, &path, path.depth);
 out:
-	rlfs_rc_release(&path);
+	rlfs_bt_path_release(&path);
 	return err;
 }
 
@@ -827,12 +639,12 @@ out:
  * ancestor that keeps entries.  With no such ancestor the tree is empty.
  */
 static int rlfs_rc_remove_node(handle_t *handle, struct super_block *sb,
-			       struct rlfs_rc_path *path, int level)
+			       struct rlfs_bt_path *path, int level)
 {
-	struct rlfs_rc_level *up;
+	struct rlfs_bt_level *up;
 	int top = level, l, err;
 
-	while (top > 0 && rlfs_rc_entries(path->lv[top - 1].rh) == 1)
+	while (top > 0 && rlfs_bt_entries(path->lv[top - 1].rh) == 1)
 		top--;
 	if (top == 0) {
 		err = rlfs_rc_set_root(handle, sb, 0, 0);
@@ -841,8 +653,8 @@ static int rlfs_rc_remove_node(handle_t *handle, struct super_block *sb,
 		err = rlfs_rc_access(handle, sb, up);
 		if (err)
 			return err;
-		rlfs_rc_entry_delete(up->rh, up->pos);
-		err = rlfs_rc_dirty(handle, up);
+		rlfs_bt_entry_delete(up->rh, up->pos);
+		err = rlfs_rc_dirty(handle, sb, up);
 	}
 	for (l = level; !err && l >= top; l--)
 		err = rlfs_free_meta_block(handle, NULL,
@@ -865,7 +677,7 @@ static int rlfs_rc_shrink(handle_t *handle, struct super_block *sb)
 	bh = rlfs_rc_read_root(sb);
 	if (IS_ERR(bh))
 		return PTR_ERR(bh);
-	if (rlfs_rc_entries(rlfs_rc_hdr(bh)) == 1) {
+	if (rlfs_bt_entries(rlfs_rc_hdr(bh)) == 1) {
 		u64 child = le64_to_cpu(rlfs_rc_idx(rlfs_rc_hdr(bh), 0)->ri_blk);
 
 		err = rlfs_rc_set_root(handle, sb, child, depth - 1);
@@ -887,8 +699,8 @@ static int rlfs_rc_shrink(handle_t *handle, struct super_block *sb)
  */
 int rlfs_rctree_delete(handle_t *handle, struct super_block *sb, u64 start)
 {
-	struct rlfs_rc_level *leaf;
-	struct rlfs_rc_path path;
+	struct rlfs_bt_level *leaf;
+	struct rlfs_bt_path path;
 	int err;
 
 	lockdep_assert_held_write(&RLFS_SB(sb)->s_refcount_sem);
@@ -896,18 +708,18 @@ int rlfs_rctree_delete(handle_t *handle, struct super_block *sb, u64 start)
 	if (err)
 		return err;
 	leaf = &path.lv[path.depth];
-	if (rlfs_rc_entries(leaf->rh) == 1) {
+	if (rlfs_bt_entries(leaf->rh) == 1) {
 		err = rlfs_rc_remove_node(handle, sb, &path, path.depth);
 	} else {
 		err = rlfs_rc_access(handle, sb, leaf);
 		if (!err) {
-			rlfs_rc_entry_delete(leaf->rh, leaf->pos);
-			err = rlfs_rc_dirty(handle, leaf);
+			rlfs_bt_entry_delete(leaf->rh, leaf->pos);
+			err = rlfs_rc_dirty(handle, sb, leaf);
 		}
 		if (!err && leaf->pos == 0)
 			err = rlfs_rc_fix_keys(handle, sb, &path, path.depth);
 	}
-	rlfs_rc_release(&path);
+	rlfs_bt_path_release(&path);
 	if (err)
 		return err;
 	return rlfs_rc_shrink(handle, sb);
