@@ -181,20 +181,42 @@ static int rlfs_write_begin(struct file *file, struct address_space *mapping,
 			    struct rlfs_wb_folio **pagep, void **fsdata)
 {
 	struct inode *inode = mapping->host;
+	/* A whole block: no need to read a shared one before copying it. */
+	bool whole = !(pos & (RLFS_BLOCK_SIZE - 1)) &&
+		     len == RLFS_BLOCK_SIZE &&
+		     sizeof(unsigned long) >= sizeof(u64);
+	struct folio *folio;
 	handle_t *handle;
 	int retries = 0;
+	u64 new;
 	int err;
 
 retry:
+	*fsdata = NULL;
 	handle = rlfs_journal_start(inode->i_sb,
 				    RLFS_WRITE_CREDITS + RLFS_COW_CREDITS);
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
-	/* A shared block gets its copy before the page is written. */
-	err = rlfs_cow_range(handle, inode, pos >> RLFS_BLOCK_BITS, 1);
+	/*
+	 * A shared block gets its copy before the page is written: read
+	 * through the page cache for a partial write, only allocated for a
+	 * whole one (moved in rlfs_write_end(), @fsdata holds the copy).
+	 */
+	err = whole ? 0 : rlfs_cow_range(handle, inode,
+					 pos >> RLFS_BLOCK_BITS, 1);
 	if (!err)
 		err = block_write_begin(mapping, pos, len, pagep,
 					rlfs_get_block);
+	if (!err && whole) {
+		folio = rlfs_wb_to_folio(*pagep);
+		err = rlfs_cow_overwrite_begin(handle, inode, folio, &new);
+		if (err) {
+			folio_unlock(folio);
+			folio_put(folio);
+		} else {
+			*fsdata = (void *)(unsigned long)new;
+		}
+	}
 	if (!err)
 		return 0;
 	rlfs_journal_stop(handle);
@@ -211,12 +233,36 @@ static int rlfs_write_end(struct file *file, struct address_space *mapping,
 {
 	struct inode *inode = mapping->host;
 	handle_t *handle = journal_current_handle();
+	struct folio *folio = rlfs_wb_to_folio(page);
+	u64 new = (unsigned long)fsdata;
 	int ret, err = 0, err2;
 
+	if (WARN_ON_ONCE(!handle)) {
+		folio_unlock(folio);
+		folio_put(folio);
+		return -EIO;
+	}
+	if (new) {
+		/* Kept unless a short copy left the folio not uptodate. */
+		ret = rlfs_cow_overwrite_end(handle, inode, folio, new,
+					     copied == len ||
+					     folio_test_uptodate(folio));
+		if (ret) {
+			/* The folio may hold bytes that never reach a disk. */
+			if (folio_test_uptodate(folio)) {
+				folio_clear_uptodate(folio);
+				clear_buffer_uptodate(folio_buffers(folio));
+			}
+			folio_unlock(folio);
+			folio_put(folio);
+			rlfs_journal_stop(handle);
+			if (pos + len > i_size_read(inode))
+				rlfs_write_failed(inode);
+			return ret;
+		}
+	}
 	/* Updates i_size and dirties the inode (in our handle). */
 	ret = generic_write_end(file, mapping, pos, len, copied, page, fsdata);
-	if (WARN_ON_ONCE(!handle))
-		return -EIO;
 	if (ret > 0)
 		err = rlfs_journal_order_data(handle, inode, pos, ret);
 	err2 = rlfs_journal_stop(handle);

@@ -34,6 +34,17 @@
  *   before:  A [5] -> P105 (rc 2)     B [5] -> P105
  *   after:   A [5] -> P900 (new)      B [5] -> P105 (rc 1: no record)
  *
+ * A buffered write that replaces a whole block needs none of the old
+ * data, so it reads nothing: ->write_begin maps the page to the shared
+ * block as for any overwrite and allocates the copy
+ * (rlfs_cow_overwrite_begin()); after the user data is in the page,
+ * ->write_end moves the mapping and drops the reference (steps 4 and 5,
+ * rlfs_cow_overwrite_end()).  The page stays locked and clean in between,
+ * so writeback never sees it aimed at the shared block.  A short copy
+ * into a page that is not uptodate keeps nothing: the copy is freed, the
+ * block stays shared, and the write is retried as a partial one, which
+ * reads the old data first.
+ *
  * Crash safety: the new mapping and the decrement commit together, and
  * data=ordered writes the page (now aimed at the new block) before the
  * commit record, so after a crash either the old state (A still maps the
@@ -75,6 +86,42 @@ static struct buffer_head *rlfs_folio_buffers(struct folio *folio)
 }
 
 /*
+ * Point block @lblk of @inode at @new, its private copy, in place of the
+ * shared block @old, and drop that mapping's reference to @old: one step
+ * in the running handle (RLFS_COW_CREDITS).  On failure the map is
+ * unchanged and @new is still the caller's.
+ */
+static int rlfs_cow_remap(handle_t *handle, struct inode *inode, u32 lblk,
+			  u64 old, u64 new)
+{
+	struct rlfs_inode_info *ei = RLFS_I(inode);
+	unsigned int nofs;
+	u64 moved;
+	u32 done;
+	int ret;
+
+	down_write(&ei->i_map_sem);
+	nofs = memalloc_nofs_save();
+	ret = rlfs_extent_move(handle, inode, lblk, 1, new, &moved);
+	if (ret)
+		goto out;	/* the map is unchanged */
+	if (moved != old) {
+		rlfs_corrupt(inode->i_sb, "inode %lu: block %u maps %llu, not %llu",
+			     inode->i_ino, lblk, moved, old);
+		ret = -EFSCORRUPTED;
+	} else {
+		ret = rlfs_refcount_dec(handle, inode, old, 1, &done);
+	}
+	if (ret && rlfs_extent_move(handle, inode, lblk, 1, moved, &moved))
+		rlfs_corrupt(inode->i_sb, "inode %lu: cannot undo a copy on write at %u",
+			     inode->i_ino, lblk);
+out:
+	memalloc_nofs_restore(nofs);
+	up_write(&ei->i_map_sem);
+	return ret;
+}
+
+/*
  * Give block @lblk of @inode a private copy if it is shared.  The handle
  * has RLFS_COW_CREDITS.  Returns 0 or -errno; on error nothing changed.
  */
@@ -87,8 +134,8 @@ static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk)
 	struct buffer_head *bh;
 	struct folio *folio;
 	struct page *page;
-	u64 old, new, moved;
-	u32 rc, run, count = 1, done;
+	u64 old, new;
+	u32 rc, run, count = 1;
 	unsigned int nofs;
 	int ret, err;
 
@@ -128,17 +175,7 @@ static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk)
 		folio_mark_uptodate(folio);
 	}
 
-	down_write(&ei->i_map_sem);
-	nofs = memalloc_nofs_save();
-	ret = rlfs_extent_move(handle, inode, lblk, 1, new, &moved);
-	if (!ret) {
-		ret = rlfs_refcount_dec(handle, inode, old, 1, &done);
-		if (ret && rlfs_extent_move(handle, inode, lblk, 1, old, &moved))
-			rlfs_corrupt(sb, "inode %lu: cannot undo a copy on write at %u",
-				     inode->i_ino, lblk);
-	}
-	memalloc_nofs_restore(nofs);
-	up_write(&ei->i_map_sem);
+	ret = rlfs_cow_remap(handle, inode, lblk, old, new);
 	if (ret)
 		goto out_free;
 
@@ -162,6 +199,84 @@ out_free:
 out_unlock:
 	folio_unlock(folio);
 	folio_put(folio);
+	return ret;
+}
+
+/**
+ * rlfs_cow_overwrite_begin - prepare the copy of a block written whole
+ * @handle: the write's handle (RLFS_COW_CREDITS left for this block)
+ * @inode: regular file
+ * @folio: the block's folio, locked, its buffer mapped (block_write_begin())
+ * @new: out: the block allocated for the copy, 0 when the block is not
+ *	shared
+ *
+ * A buffered write that replaces a whole block does not need the old
+ * data, so unlike rlfs_cow_range() nothing is read: only the new block is
+ * allocated (ENOSPC fails the write before anything is copied), and the
+ * map and the buffer keep naming the shared block until
+ * rlfs_cow_overwrite_end().  In between the folio stays locked and is not
+ * dirty, so writeback cannot write the shared block.
+ *
+ * Returns 0 or -errno; on error nothing changed.
+ */
+int rlfs_cow_overwrite_begin(handle_t *handle, struct inode *inode,
+			     struct folio *folio, u64 *new)
+{
+	struct super_block *sb = inode->i_sb;
+	struct buffer_head *bh = folio_buffers(folio);
+	u32 rc, run, count = 1;
+	int ret;
+
+	*new = 0;
+	if (!bh || !buffer_mapped(bh))
+		return 0;
+	ret = rlfs_refcount_lookup(sb, bh->b_blocknr, 1, &rc, &run);
+	if (ret || rc < 2)
+		return ret;
+	ret = rlfs_alloc_blocks(handle, inode, bh->b_blocknr, &count, new);
+	if (ret)
+		return ret;
+	clean_bdev_aliases(sb->s_bdev, *new, 1);
+	return 0;
+}
+
+/**
+ * rlfs_cow_overwrite_end - move a block written whole to its copy
+ * @handle: the write's handle
+ * @inode: regular file
+ * @folio: the locked folio, after the copy from user space
+ * @new: the block from rlfs_cow_overwrite_begin()
+ * @keep: the folio will be dirtied (the copy filled the block, or the
+ *	folio was uptodate anyway): move the block to @new.  Otherwise the
+ *	write copied nothing that will be kept (a short copy into a folio
+ *	that is not uptodate): @new is freed and the block stays shared.
+ *
+ * The move and the decrement of the shared block's count are one step of
+ * the write's transaction, which also orders the folio's data, now aimed
+ * at @new, before its commit: after a crash the block holds its old or
+ * its new data.  Returns 0 or -errno; on error @new is freed, the map is
+ * unchanged and the caller must not dirty the folio.
+ */
+int rlfs_cow_overwrite_end(handle_t *handle, struct inode *inode,
+			   struct folio *folio, u64 new, bool keep)
+{
+	struct buffer_head *bh = folio_buffers(folio);
+	int ret = 0;
+
+	if (keep) {
+		ret = rlfs_cow_remap(handle, inode, folio->index,
+				     bh->b_blocknr, new);
+		if (!ret) {
+			map_bh(bh, inode->i_sb, new);
+			clear_buffer_new(bh);
+			/* An error here aborted the handle: the stop reports it. */
+			rlfs_mark_inode_dirty(handle, inode);
+			return 0;
+		}
+	}
+	/* Never mapped: a plain free. */
+	rlfs_free_blocks(handle, inode, new, 1);
+	rlfs_mark_inode_dirty(handle, inode);
 	return ret;
 }
 

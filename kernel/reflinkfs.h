@@ -373,6 +373,10 @@ int rlfs_rctree_check_root(struct super_block *sb);
 				 RLFS_REFCOUNT_CREDITS + RLFS_INODE_CREDITS + \
 				 RLFS_SB_CREDITS)
 int rlfs_cow_range(handle_t *handle, struct inode *inode, u32 lblk, u32 len);
+int rlfs_cow_overwrite_begin(handle_t *handle, struct inode *inode,
+			     struct folio *folio, u64 *new);
+int rlfs_cow_overwrite_end(handle_t *handle, struct inode *inode,
+			   struct folio *folio, u64 new, bool keep);
 int rlfs_unshare_range(struct inode *inode, loff_t offset, loff_t len);
 loff_t rlfs_remap_file_range(struct file *file_in, loff_t pos_in,
 			     struct file *file_out, loff_t pos_out,

@@ -501,6 +501,67 @@ TEST_F_TIMEOUT(reflink, clone_cow_buffered, T_SHORT)
 	free(h2.b);
 }
 
+/*
+ * Short copies into a shared block.  A whole-block write whose user
+ * buffer faults half-way must not lose the rest of the block: the bytes
+ * that were copied land, the rest of the block keeps its old data (read
+ * from the shared block), and the other file sees nothing.  Once with the
+ * page not cached (the copy into a page that is not uptodate is thrown
+ * away and redone as a partial write), once with the page cached.
+ */
+TEST_F_TIMEOUT(reflink, cow_short_copy, T_SHORT)
+{
+	struct img *a = &self->a, *b = &self->b;
+	const long pg = sysconf(_SC_PAGESIZE);
+	uint8_t *buf, tmp[BS];
+	ssize_t r;
+	int fd;
+
+	ASSERT_EQ(0, make_img_file("a", a, 4 * BS, 5));
+	ASSERT_EQ(0, clone_file("a", "b"));
+	img_copy(b, a);
+	buf = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	rlfs_fill(buf, pg, 0, 6);
+	ASSERT_EQ(0, mprotect(buf + pg, pg, PROT_NONE));
+	rlfs_drop_caches();
+
+	fd = open("b", O_RDWR);
+	ASSERT_LE(0, fd);
+	/* Block 1 not cached: 2048 of 4096 bytes readable. */
+	r = pwrite(fd, buf + pg - 2048, BS, BS);
+	EXPECT_EQ(2048, r) {
+		TH_LOG("pwrite: %zd (%s)", r, r < 0 ? strerror(errno) : "");
+	}
+	if (r > 0)
+		memcpy(b->b + BS, buf + pg - 2048, r);
+	/* Block 2: nothing readable, nothing written. */
+	r = pwrite(fd, buf + pg, BS, 2 * BS);
+	EXPECT_EQ(-1, r);
+	EXPECT_EQ(EFAULT, errno);
+	/* Block 3 cached (uptodate) first. */
+	ASSERT_EQ((ssize_t)BS, pread(fd, tmp, BS, 3 * BS));
+	r = pwrite(fd, buf + pg - 1000, BS, 3 * BS);
+	EXPECT_EQ(1000, r);
+	if (r > 0)
+		memcpy(b->b + 3 * BS, buf + pg - 1000, r);
+	ASSERT_EQ(0, fsync(fd));
+	close(fd);
+	munmap(buf, 2 * pg);
+
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	EXPECT_MAP("a", "sd?d");
+	EXPECT_MAP("b", "sd?d");
+	rlfs_drop_caches();
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+	RLFS_REMOUNT(&self->fs);
+	EXPECT_DATA("a", a);
+	EXPECT_DATA("b", b);
+}
+
 /* Clone right after buffered writes: FICLONE must flush (or share) the
  * dirty data, and the clone must see it after the caches are dropped. */
 TEST_F_TIMEOUT(reflink, clone_dirty_source, T_SHORT)
