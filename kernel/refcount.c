@@ -388,6 +388,27 @@ out:
 	return ret;
 }
 
+/* One locked step of rlfs_refcount_inc() (+1) or rlfs_refcount_dec() (-1). */
+static int rlfs_refcount_adjust(handle_t *handle, struct super_block *sb,
+				struct inode *inode, u64 pblk, u32 len,
+				int delta, u32 *done)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	unsigned int nofs;
+	int err;
+
+	*done = 0;
+	err = rlfs_rc_check_range(sb, pblk, len);
+	if (err)
+		return err;
+	down_write(&sbi->s_refcount_sem);
+	nofs = memalloc_nofs_save();
+	err = rlfs_refcount_step(handle, sb, inode, pblk, len, delta, done);
+	memalloc_nofs_restore(nofs);
+	up_write(&sbi->s_refcount_sem);
+	return err;
+}
+
 /**
  * rlfs_refcount_inc - add a reference to part of a range of blocks
  * @handle: running handle with RLFS_REFCOUNT_CREDITS (and
@@ -409,20 +430,7 @@ out:
 int rlfs_refcount_inc(handle_t *handle, struct super_block *sb, u64 pblk,
 		      u32 len, u32 *done)
 {
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	unsigned int nofs;
-	int err;
-
-	*done = 0;
-	err = rlfs_rc_check_range(sb, pblk, len);
-	if (err)
-		return err;
-	down_write(&sbi->s_refcount_sem);
-	nofs = memalloc_nofs_save();
-	err = rlfs_refcount_step(handle, sb, NULL, pblk, len, 1, done);
-	memalloc_nofs_restore(nofs);
-	up_write(&sbi->s_refcount_sem);
-	return err;
+	return rlfs_refcount_adjust(handle, sb, NULL, pblk, len, 1, done);
 }
 
 /**
@@ -447,20 +455,8 @@ int rlfs_refcount_dec(handle_t *handle, struct inode *inode, u64 pblk,
 {
 	struct super_block *sb = inode ? inode->i_sb :
 		handle->h_transaction->t_journal->j_private;
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	unsigned int nofs;
-	int err;
 
-	*done = 0;
-	err = rlfs_rc_check_range(sb, pblk, len);
-	if (err)
-		return err;
-	down_write(&sbi->s_refcount_sem);
-	nofs = memalloc_nofs_save();
-	err = rlfs_refcount_step(handle, sb, inode, pblk, len, -1, done);
-	memalloc_nofs_restore(nofs);
-	up_write(&sbi->s_refcount_sem);
-	return err;
+	return rlfs_refcount_adjust(handle, sb, inode, pblk, len, -1, done);
 }
 
 /**

@@ -362,6 +362,20 @@ static void rlfs_recover_orphans(struct super_block *sb)
 
 /* ---- super_operations ---------------------------------------------- */
 
+/*
+ * Mark the image clean and write the superblock synchronously: the
+ * journal is empty (destroyed, or flushed with updates locked).
+ */
+static int rlfs_commit_clean_super(struct super_block *sb)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+
+	lock_buffer(sbi->s_sbh);
+	sbi->s_rsb->s_state |= cpu_to_le32(RLFS_STATE_CLEAN);
+	unlock_buffer(sbi->s_sbh);
+	return rlfs_commit_super(sb, true);
+}
+
 static void rlfs_put_super(struct super_block *sb)
 {
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
@@ -375,12 +389,8 @@ static void rlfs_put_super(struct super_block *sb)
 		rlfs_journal_destroy(sb);
 	}
 	/* After an abort the buffer may hold uncommitted changes: leave it. */
-	if (!sb_rdonly(sb) && !aborted) {
-		lock_buffer(sbi->s_sbh);
-		sbi->s_rsb->s_state |= cpu_to_le32(RLFS_STATE_CLEAN);
-		unlock_buffer(sbi->s_sbh);
-		rlfs_commit_super(sb, true);
-	}
+	if (!sb_rdonly(sb) && !aborted)
+		rlfs_commit_clean_super(sb);
 	percpu_counter_destroy(&sbi->s_free_inodes);
 	percpu_counter_destroy(&sbi->s_free_blocks);
 	brelse(sbi->s_sbh);
@@ -428,10 +438,7 @@ static int rlfs_freeze_fs(struct super_block *sb)
 	err = jbd2_journal_flush(sbi->s_journal, 0);
 	if (!err) {
 		/* Journal empty and blocked: the image is clean as it is. */
-		lock_buffer(sbi->s_sbh);
-		sbi->s_rsb->s_state |= cpu_to_le32(RLFS_STATE_CLEAN);
-		unlock_buffer(sbi->s_sbh);
-		err = rlfs_commit_super(sb, true);
+		err = rlfs_commit_clean_super(sb);
 	}
 	jbd2_journal_unlock_updates(sbi->s_journal);
 	return err;
@@ -863,10 +870,7 @@ static int rlfs_remount_ro(struct super_block *sb)
 		return err;
 	}
 	sb->s_flags |= SB_RDONLY;
-	lock_buffer(sbi->s_sbh);
-	sbi->s_rsb->s_state |= cpu_to_le32(RLFS_STATE_CLEAN);
-	unlock_buffer(sbi->s_sbh);
-	err = rlfs_commit_super(sb, true);
+	err = rlfs_commit_clean_super(sb);
 	jbd2_journal_unlock_updates(sbi->s_journal);
 	return err;
 }

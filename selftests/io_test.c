@@ -31,50 +31,6 @@ FIXTURE_TEARDOWN(io)
 	rlfs_fs_teardown(&self->fs);
 }
 
-/*
- * Compare the whole file @path with @img (@len bytes): size and content.
- * Returns 0 or prints the first difference and returns 1.
- */
-static int compare_image(const char *path, const uint8_t *img, size_t len)
-{
-	uint8_t *buf = malloc(len + 1);
-	struct stat st;
-	size_t i;
-	ssize_t r;
-	int fd, ret = 0;
-
-	if (!buf)
-		return 1;
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || fstat(fd, &st)) {
-		fprintf(stderr, "# open %s: %s\n", path, strerror(errno));
-		free(buf);
-		return 1;
-	}
-	if ((size_t)st.st_size != len) {
-		fprintf(stderr, "# %s: size %lld, want %zu\n", path,
-			(long long)st.st_size, len);
-		ret = 1;
-	}
-	r = pread(fd, buf, len + 1, 0);
-	if (r != (ssize_t)len) {
-		fprintf(stderr, "# %s: read %zd bytes, want %zu\n", path, r,
-			len);
-		ret = 1;
-	}
-	for (i = 0; r > 0 && i < (size_t)r && i < len; i++) {
-		if (buf[i] != img[i]) {
-			fprintf(stderr, "# %s: byte %zu is 0x%02x, want 0x%02x\n",
-				path, i, buf[i], img[i]);
-			ret = 1;
-			break;
-		}
-	}
-	close(fd);
-	free(buf);
-	return ret;
-}
-
 /* pwrite pattern @seed at [off, off+len) and mirror it into @img. */
 static int write_both(int fd, uint8_t *img, uint64_t off, size_t len,
 		      uint32_t seed)
@@ -105,10 +61,10 @@ TEST_F_TIMEOUT(io, sub_block_patterns, T_SHORT)
 	for (i = 0; i < ARRAY_SIZE(w); i++)
 		ASSERT_EQ(0, write_both(fd, img, w[i].off, w[i].len, 100 + i));
 	close(fd);
-	EXPECT_EQ(0, compare_image("p", img, size));
+	EXPECT_EQ(0, rlfs_compare_image("p", img, size));
 
 	RLFS_REMOUNT(&self->fs);
-	EXPECT_EQ(0, compare_image("p", img, size));
+	EXPECT_EQ(0, rlfs_compare_image("p", img, size));
 
 	/* Sub-block overwrites of blocks that are only on disk now. */
 	fd = open("p", O_RDWR);
@@ -118,9 +74,9 @@ TEST_F_TIMEOUT(io, sub_block_patterns, T_SHORT)
 	ASSERT_EQ(0, write_both(fd, img, 67999, 1, 202));	/* last byte */
 	close(fd);
 	rlfs_drop_caches();
-	EXPECT_EQ(0, compare_image("p", img, size));
+	EXPECT_EQ(0, rlfs_compare_image("p", img, size));
 	RLFS_REMOUNT(&self->fs);
-	EXPECT_EQ(0, compare_image("p", img, size));
+	EXPECT_EQ(0, rlfs_compare_image("p", img, size));
 	free(img);
 }
 
@@ -281,14 +237,14 @@ TEST_F_TIMEOUT(io, mmap_read_write, T_SHORT)
 	map[size - 1] = 0xa5;
 	ASSERT_EQ(0, msync(map, size, MS_SYNC));
 	/* Coherent with read() before any remount. */
-	EXPECT_EQ(0, compare_image("m", img, size));
+	EXPECT_EQ(0, rlfs_compare_image("m", img, size));
 	ASSERT_EQ(0, munmap(map, size));
 	close(fd);
 	/* The hole pages got blocks. */
 	EXPECT_LE((long long)(16 + 64 + 4) * 1024 / 512, rlfs_st_blocks("m"));
 
 	RLFS_REMOUNT(&self->fs);
-	EXPECT_EQ(0, compare_image("m", img, size));
+	EXPECT_EQ(0, rlfs_compare_image("m", img, size));
 
 	/* No msync: munmap + close, dirty pages go out at unmount. */
 	fd = open("m", O_RDWR);
@@ -300,7 +256,7 @@ TEST_F_TIMEOUT(io, mmap_read_write, T_SHORT)
 	ASSERT_EQ(0, munmap(map, size));
 	close(fd);
 	RLFS_REMOUNT(&self->fs);
-	EXPECT_EQ(0, compare_image("m", img, size));
+	EXPECT_EQ(0, rlfs_compare_image("m", img, size));
 
 	/* A private mapping never reaches the file. */
 	fd = open("m", O_RDWR);
@@ -311,7 +267,7 @@ TEST_F_TIMEOUT(io, mmap_read_write, T_SHORT)
 	ASSERT_EQ(0, munmap(map, size));
 	close(fd);
 	RLFS_REMOUNT(&self->fs);
-	EXPECT_EQ(0, compare_image("m", img, size));
+	EXPECT_EQ(0, rlfs_compare_image("m", img, size));
 	free(img);
 }
 
@@ -359,12 +315,12 @@ TEST_F_TIMEOUT(io, direct_io, T_SHORT)
 	EXPECT_EQ((ssize_t)size, r);
 	EXPECT_EQ(0, memcmp(abuf, img, size));
 	/* Buffered readers see the direct writes. */
-	EXPECT_EQ(0, compare_image("dio", img, size));
+	EXPECT_EQ(0, rlfs_compare_image("dio", img, size));
 	close(fd);
 	close(bfd);
 
 	RLFS_REMOUNT(&self->fs);
-	EXPECT_EQ(0, compare_image("dio", img, size));
+	EXPECT_EQ(0, rlfs_compare_image("dio", img, size));
 	/* Direct read after remount, page cache cold. */
 	fd = open("dio", O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, fd);

@@ -120,43 +120,7 @@ static void img_insert(struct img *m, size_t off, size_t len)
 /* Compare the whole file @path with @m: 0 or 1 after printing why. */
 static int cmp_file(const char *path, const struct img *m)
 {
-	uint8_t *buf = malloc(m->size + 1);
-	struct stat st;
-	ssize_t r;
-	size_t i;
-	int fd, ret = 0;
-
-	if (!buf)
-		return 1;
-	fd = open(path, O_RDONLY);
-	if (fd < 0 || fstat(fd, &st)) {
-		fprintf(stderr, "# open %s: %s\n", path, strerror(errno));
-		free(buf);
-		return 1;
-	}
-	if ((size_t)st.st_size != m->size) {
-		fprintf(stderr, "# %s: size %lld, want %zu\n", path,
-			(long long)st.st_size, m->size);
-		ret = 1;
-	}
-	r = pread(fd, buf, m->size + 1, 0);
-	if (r != (ssize_t)m->size) {
-		fprintf(stderr, "# %s: read %zd bytes, want %zu\n", path, r,
-			m->size);
-		ret = 1;
-	}
-	for (i = 0; r > 0 && i < (size_t)r && i < m->size; i++) {
-		if (buf[i] != m->b[i]) {
-			fprintf(stderr, "# %s: byte %zu (block %zu) is 0x%02x, "
-				"want 0x%02x\n", path, i, (size_t)(i / BS), buf[i],
-				m->b[i]);
-			ret = 1;
-			break;
-		}
-	}
-	close(fd);
-	free(buf);
-	return ret;
+	return rlfs_compare_image(path, m->b, m->size);
 }
 
 /* Create @path with @nblocks blocks of pattern @seed; fills @m. */
@@ -318,6 +282,13 @@ static size_t count_char(const char *s, char c)
 } while (0)
 
 #define EXPECT_DATA(path, img) EXPECT_EQ(0, cmp_file((path), (img)))
+
+/* Remount, then files "a" and "b" must still match images a and b. */
+#define EXPECT_AB_AFTER_REMOUNT() do {					\
+	RLFS_REMOUNT(&self->fs);					\
+	EXPECT_DATA("a", a);						\
+	EXPECT_DATA("b", b);						\
+} while (0)
 
 /* A string of @n copies of @c (static buffers, 4 in rotation). */
 static const char *rep(size_t n, char c)
@@ -490,9 +461,7 @@ TEST_F_TIMEOUT(reflink, clone_cow_buffered, T_SHORT)
 	EXPECT_DATA("a", a);
 	EXPECT_DATA("b", b);
 	EXPECT_DATA("h2", &h2);
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 	EXPECT_DATA("h", h);
 	EXPECT_DATA("h2", &h2);
 	EXPECT_MAP("a", cat("sssdssssdss", "dd", "ss", "dd"));
@@ -557,9 +526,7 @@ TEST_F_TIMEOUT(reflink, cow_short_copy, T_SHORT)
 	rlfs_drop_caches();
 	EXPECT_DATA("a", a);
 	EXPECT_DATA("b", b);
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 }
 
 /* Clone right after buffered writes: FICLONE must flush (or share) the
@@ -587,9 +554,7 @@ TEST_F_TIMEOUT(reflink, clone_dirty_source, T_SHORT)
 	EXPECT_DATA("b", b);
 	EXPECT_MAP("a", "ssdsss");
 	EXPECT_MAP("b", "ssdsss");
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 }
 
 /* Clone over blocks of a destination that has data of its own: those
@@ -628,9 +593,7 @@ TEST_F_TIMEOUT(reflink, clone_over_existing, T_SHORT)
 	/* a's old blocks 0..1 are now b's 2..3 alone */
 	EXPECT_MAP("a", "ssss");
 	EXPECT_MAP("b", "ddddssss");
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 	EXPECT_MAP("b", "ddddssss");
 }
 
@@ -663,9 +626,7 @@ TEST_F_TIMEOUT(reflink, clone_unwritten, T_SHORT)
 	EXPECT_DATA("b", b);
 	EXPECT_MAP("a", "sssdsdds");
 	EXPECT_MAP("b", "sssdsdds");
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 }
 
 /* ---- statfs ------------------------------------------------------------------ */
@@ -972,9 +933,7 @@ TEST_F_TIMEOUT(reflink, cow_mmap, T_SHORT)
 	rlfs_drop_caches();
 	EXPECT_DATA("a", a);
 	EXPECT_DATA("b", b);
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 	EXPECT_MAP("a", "ssdssdssssdsssss");
 }
 
@@ -1025,9 +984,7 @@ TEST_F_TIMEOUT(reflink, cow_odirect, T_SHORT)
 	close(fd);
 	EXPECT_MAP("a", "ddsssssdssssssds");
 	EXPECT_MAP("b", "ddsssssdssssssdsd");
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 	free(buf);
 }
 
@@ -1076,9 +1033,7 @@ TEST_F_TIMEOUT(reflink, truncate_shared, T_SHORT)
 	close(fd);
 	EXPECT_MAP("b", "sdssssssss?.d.......");
 	EXPECT_MAP("a", "sdssssssss?ddddd");
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 
 	/* Truncate the source to zero: the clone's blocks stay, unshared. */
 	ASSERT_EQ(0, truncate("a", 0));
@@ -1107,9 +1062,7 @@ TEST_F_TIMEOUT(reflink, punch_shared, T_SHORT)
 	EXPECT_DATA("b", b);
 	EXPECT_MAP("b", "ssss....sdssssss");
 	EXPECT_MAP("a", "ssssddddsdssssss");
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 	EXPECT_MAP("b", "ssss....sdssssss");
 }
 
@@ -1132,9 +1085,7 @@ TEST_F_TIMEOUT(reflink, zero_range_shared, T_SHORT)
 	EXPECT_DATA("b", b);
 	EXPECT_MAP("b", "ss----ssssssdss---");
 	EXPECT_MAP("a", "ssddddssssssdssd");
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 }
 
 TEST_F_TIMEOUT(reflink, collapse_shared, T_SHORT)
@@ -1162,9 +1113,7 @@ TEST_F_TIMEOUT(reflink, collapse_shared, T_SHORT)
 	close(fd);
 	EXPECT_MAP("b", "ssssdsssssss");
 	EXPECT_MAP("a", "ssssdddddsssssss");
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 }
 
 TEST_F_TIMEOUT(reflink, insert_shared, T_SHORT)
@@ -1192,9 +1141,7 @@ TEST_F_TIMEOUT(reflink, insert_shared, T_SHORT)
 	close(fd);
 	EXPECT_MAP("b", "ssssss.dsssssssssd");
 	EXPECT_MAP("a", "sssssssssssssssd");
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 }
 
 TEST_F_TIMEOUT(reflink, unshare_range, T_SHORT)
@@ -1224,9 +1171,7 @@ TEST_F_TIMEOUT(reflink, unshare_range, T_SHORT)
 	close(fd);
 	EXPECT_MAP("b", "dddddddddddddddd----");
 	EXPECT_MAP("a", rep(16, 'd'));
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 }
 
 /* ---- dedupe ---------------------------------------------------------------- */
@@ -1484,9 +1429,7 @@ TEST_F_TIMEOUT(reflink, persistence, T_SHORT)
 	ASSERT_EQ(0, wr(fd, b, 10 * BS + 5, 5, 6));
 	close(fd);
 	/* no fsync: the unmount writes everything */
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 	EXPECT_MAP("a", "sssddsssssdsssss");
 	EXPECT_MAP("b", "sssddsssssdsssss");
 	/* and CoW still works on the reloaded sharing */
@@ -1494,9 +1437,7 @@ TEST_F_TIMEOUT(reflink, persistence, T_SHORT)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, wr(fd, a, 15 * BS, 1, 7));
 	close(fd);
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 	EXPECT_MAP("a", "sssddsssssdssssd");
 	EXPECT_MAP("b", "sssddsssssdssssd");
 }
@@ -1572,9 +1513,7 @@ TEST_F_TIMEOUT(reflink, enospc_cow, T_LONG)
 	ASSERT_EQ(0, wr(fd, b, 5 * BS, BS, 71));
 	ASSERT_EQ(0, fsync(fd));
 	close(fd);
-	RLFS_REMOUNT(&self->fs);
-	EXPECT_DATA("a", a);
-	EXPECT_DATA("b", b);
+	EXPECT_AB_AFTER_REMOUNT();
 	EXPECT_MAP("b", "sssssdssssssssss");
 }
 

@@ -563,6 +563,53 @@ static inline int rlfs_verify_file(const char *path, uint64_t len,
 	return ret;
 }
 
+/*
+ * Compare the whole file @path with @img (@len bytes): size and content.
+ * Returns 0, or 1 after printing the first difference.
+ */
+static inline int rlfs_compare_image(const char *path, const uint8_t *img,
+				     size_t len)
+{
+	uint8_t *buf = malloc(len + 1);
+	struct stat st;
+	size_t i;
+	ssize_t r;
+	int fd, ret = 0;
+
+	if (!buf)
+		return 1;
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st)) {
+		fprintf(stderr, "# open %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return 1;
+	}
+	if ((size_t)st.st_size != len) {
+		fprintf(stderr, "# %s: size %lld, want %zu\n", path,
+			(long long)st.st_size, len);
+		ret = 1;
+	}
+	r = pread(fd, buf, len + 1, 0);
+	if (r != (ssize_t)len) {
+		fprintf(stderr, "# %s: read %zd bytes, want %zu\n", path, r,
+			len);
+		ret = 1;
+	}
+	for (i = 0; r > 0 && i < (size_t)r && i < len; i++) {
+		if (buf[i] != img[i]) {
+			fprintf(stderr, "# %s: byte %zu (block %zu) is 0x%02x, want 0x%02x\n",
+				path, i, i / 4096, buf[i], img[i]);
+			ret = 1;
+			break;
+		}
+	}
+	close(fd);
+	free(buf);
+	return ret;
+}
+
 /* ---- space accounting --------------------------------------------------- */
 
 /* Free blocks of the filesystem holding @path (after syncfs), or -1. */
