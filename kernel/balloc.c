@@ -20,6 +20,7 @@ struct rlfs_bitmap {
 	u64		nblocks;	/* bitmap blocks */
 	u64		nitems;		/* items described */
 	u64		first;		/* first allocatable item */
+	u64		resv;		/* free items this allocation must leave */
 	struct percpu_counter *free;
 };
 
@@ -30,6 +31,7 @@ static void rlfs_block_bitmap(struct rlfs_sb_info *sbi, struct rlfs_bitmap *bm)
 	bm->nblocks = sbi->s_bbitmap_blocks;
 	bm->nitems = sbi->s_blocks;
 	bm->first = sbi->s_data_start;
+	bm->resv = sbi->s_resv_blocks;
 	bm->free = &sbi->s_free_blocks;
 }
 
@@ -40,6 +42,7 @@ static void rlfs_inode_bitmap(struct rlfs_sb_info *sbi, struct rlfs_bitmap *bm)
 	bm->nblocks = sbi->s_ibitmap_blocks;
 	bm->nitems = sbi->s_inodes;
 	bm->first = RLFS_FIRST_INO;
+	bm->resv = 0;
 	bm->free = &sbi->s_free_inodes;
 }
 
@@ -197,11 +200,23 @@ static int rlfs_bitmap_alloc(handle_t *handle, struct super_block *sb,
 {
 	u64 item = goal, end = bm->nitems;
 	bool wrapped = false;
+	s64 avail;
 	int err;
 
-	/* Exact under s_alloc_lock: nothing free at all, do not scan. */
-	if (percpu_counter_sum(bm->free) <= 0)
+	/*
+	 * Exact under s_alloc_lock: nothing free beyond the reserve, do not
+	 * scan; never take more than is free beyond it.
+	 */
+	avail = percpu_counter_sum(bm->free) - bm->resv;
+	if (avail <= 0)
 		return -ENOSPC;
+	*count = min_t(s64, *count, avail);
+	/* One bitmap block to dirty; a caller's estimate may be short. */
+	if (jbd2_handle_buffer_credits(handle) < 1 &&
+	    jbd2_journal_extend(handle, 1, 0)) {
+		rlfs_err(sb, "allocating %s: no journal credit left", bm->name);
+		return -ENOSPC;
+	}
 	if (goal < bm->first || goal >= bm->nitems)
 		goal = bm->first;
 	item = goal;
@@ -327,8 +342,39 @@ static int rlfs_bitmap_free(handle_t *handle, struct super_block *sb,
 	return 0;
 }
 
+/**
+ * rlfs_resv_blocks_of - size of the reserved pool
+ * @data_blocks: blocks of the data area
+ *
+ * 1/128 of the data area, at least 16 and at most 1024 blocks (4 MiB):
+ * one freeing step grows each tree by at most a few blocks
+ * (RLFS_MAX_EXTENT_DEPTH + 1 splits), and steps that cut records also
+ * free space for the next ones, so the pool is never near empty in
+ * practice; a freeing operation that does empty it fails with ENOSPC
+ * before changing anything, as any allocation does.
+ */
+u64 rlfs_resv_blocks_of(u64 data_blocks)
+{
+	return min_t(u64, clamp_t(u64, data_blocks >> 7, 16, 1024),
+		     data_blocks / 8);
+}
+
+/**
+ * rlfs_alloc_blocks - allocate a run of data-area blocks
+ * @handle: running handle
+ * @inode: charged in i_blocks, or NULL (refcount tree blocks)
+ * @goal: preferred first block, 0 for the allocation cursor
+ * @count: in: blocks wanted (> 0); out: blocks allocated (>= 1)
+ * @start: out: first block
+ * @flags: RLFS_ALLOC_RESERVE: may use the reserved pool
+ *	(rlfs_sb_info.s_resv_blocks), which only the tree growth of
+ *	freeing operations may take, so that freeing never fails for lack
+ *	of space
+ *
+ * Returns 0 or -errno (-ENOSPC).
+ */
 int rlfs_alloc_blocks(handle_t *handle, struct inode *inode, u64 goal,
-		      u32 *count, u64 *start)
+		      u32 *count, u64 *start, unsigned int flags)
 {
 	struct super_block *sb = inode ? inode->i_sb : NULL;
 	struct rlfs_sb_info *sbi;
@@ -343,6 +389,8 @@ int rlfs_alloc_blocks(handle_t *handle, struct inode *inode, u64 goal,
 	if (WARN_ON_ONCE(!*count))
 		return -EINVAL;
 	rlfs_block_bitmap(sbi, &bm);
+	if (flags & RLFS_ALLOC_RESERVE)
+		bm.resv = 0;
 	mutex_lock(&sbi->s_alloc_lock);
 	if (!goal)
 		goal = sbi->s_block_cursor;

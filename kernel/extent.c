@@ -49,11 +49,13 @@
  * (which may need rlfs_make_room first).  Nodes left empty are freed up
  * the tree, and a root with a single child small enough to fit in the
  * inode absorbs it (the tree shrinks).  Blocks that leave the map are
- * given back only by rlfs_release_blocks(), which for regular files drops
+ * given back only by rlfs_remove_step(), which for regular files drops
  * one reference (rlfs_refcount_dec(): a shared block loses a count, an
- * unshared one is freed).  Copy on write, collapse and insert move
- * mappings without releasing them (rlfs_extent_move(),
- * rlfs_extent_shift_step()).  Freed tree, directory and symlink
+ * unshared one is freed) before it unmaps them, so that a lack of space
+ * fails the step before the map changes.  Copy on write and remapping
+ * over mapped data rewrite mappings in place (rlfs_extent_reserve(),
+ * then rlfs_extent_replace(), which allocates nothing); collapse and
+ * insert move them (rlfs_extent_shift_step()).  Freed tree, directory and symlink
  * blocks go through rlfs_free_meta_block(), which revokes them and drops
  * their cached buffer from the journal.
  *
@@ -291,7 +293,8 @@ static struct buffer_head *rlfs_new_node(handle_t *handle, void *owner,
 	u64 blk;
 	int err;
 
-	err = rlfs_alloc_blocks(handle, inode, goal, &count, &blk);
+	err = rlfs_alloc_blocks(handle, inode, goal, &count, &blk,
+				RLFS_I(inode)->i_alloc_flags);
 	if (err)
 		return ERR_PTR(err);
 	err = rlfs_mark_inode_dirty(handle, inode);
@@ -329,40 +332,17 @@ static int rlfs_fix_keys(handle_t *handle, struct inode *inode,
 }
 
 /*
- * Release @count blocks from @pblk that the map of @inode no longer
- * references.  This is the only function that gives back mapped blocks:
- * for regular files it is a refcount decrement.  Directory and
- * symlink blocks are journaled metadata and must be revoked one by one.
+ * Free the directory or symlink blocks [pblk, pblk + count) that the map
+ * of @inode no longer references: journaled metadata, revoked one by
+ * one.  A regular file's blocks are released by rlfs_remove_step()
+ * itself, by a refcount decrement before the unmap.
  */
-static int rlfs_release_blocks(handle_t *handle, struct inode *inode,
-			       u64 pblk, u32 count)
+static int rlfs_release_meta(handle_t *handle, struct inode *inode,
+			     u64 pblk, u32 count)
 {
-	u32 i, done;
+	u32 i;
 	int err;
 
-	if (S_ISREG(inode->i_mode)) {
-		/*
-		 * Drop this file's reference: a shared block loses one count,
-		 * an unshared one is freed.  The caller clipped the range to
-		 * one run of equal counts, so one step normally covers it;
-		 * further steps get their credits by extending the handle
-		 * (never restarting it: i_map_sem is held).
-		 */
-		for (i = 0; count; i++) {
-			err = jbd2_journal_extend(handle,
-						  i ? RLFS_REFCOUNT_CREDITS : 0,
-						  RLFS_REFCOUNT_REVOKES);
-			if (err < 0 || (err && i))
-				return err < 0 ? err : -ENOSPC;
-			err = rlfs_refcount_dec(handle, inode, pblk, count,
-						&done);
-			if (err)
-				return err;
-			pblk += done;
-			count -= done;
-		}
-		return 0;
-	}
 	for (i = 0; i < count; i++) {
 		err = rlfs_free_meta_block(handle, inode, pblk + i);
 		if (err)
@@ -417,21 +397,28 @@ out:
 	return err;
 }
 
+/* Free entries of a node. */
+static int rlfs_free_slots(struct rlfs_extent_header *eh)
+{
+	return le16_to_cpu(eh->eh_max) - rlfs_bt_entries(eh);
+}
+
 /*
- * The leaf of @path is full.  Split the lowest full node whose parent has
- * room, or grow the tree when every node up to the root is full.  One
- * call makes one change; the caller walks again and repeats as needed.
+ * The leaf of @path has fewer than @slots free entries.  Split it, or
+ * the lowest full node above it whose parent has room, or grow the tree
+ * when every node up to the root is full.  One call makes one change;
+ * the caller walks again and repeats as needed.
  */
 static int rlfs_make_room(handle_t *handle, struct inode *inode,
-			  struct rlfs_bt_path *path)
+			  struct rlfs_bt_path *path, int slots)
 {
 	int level = path->depth;
 
-	if (!rlfs_bt_full(path->lv[level].eh))
+	if (rlfs_free_slots(path->lv[level].eh) >= slots)
 		return 0;
-	while (level > 0 && rlfs_bt_full(path->lv[level].eh))
-		level--;
-	if (level == 0 && rlfs_bt_full(path->lv[0].eh))
+	for (level--; level >= 0 && rlfs_bt_full(path->lv[level].eh); level--)
+		;
+	if (level < 0)
 		return rlfs_grow_tree(handle, inode);
 	return rlfs_bt_split(handle, &rlfs_ext_ops, inode, path, level + 1);
 }
@@ -549,7 +536,7 @@ int rlfs_extent_insert(handle_t *handle, struct inode *inode,
 			if (WARN_ON_ONCE(round >= RLFS_MAX_ROOM_ROUNDS))
 				err = -EIO;
 			else
-				err = rlfs_make_room(handle, inode, &path);
+				err = rlfs_make_room(handle, inode, &path, 1);
 			if (!err)
 				err = -EAGAIN;
 		}
@@ -640,7 +627,7 @@ static int rlfs_map_alloc(handle_t *handle, struct inode *inode,
 	u64 pblk;
 	int err;
 
-	err = rlfs_alloc_blocks(handle, inode, goal, &count, &pblk);
+	err = rlfs_alloc_blocks(handle, inode, goal, &count, &pblk, 0);
 	if (err)
 		return err;
 	/*
@@ -667,7 +654,7 @@ static int rlfs_map_alloc(handle_t *handle, struct inode *inode,
 	return count;
 
 out_free:
-	/* Never mapped: a plain free, not rlfs_release_blocks(). */
+	/* Never mapped: a plain free, not a refcount decrement. */
 	rlfs_free_blocks(handle, inode, pblk, count);
 	rlfs_mark_inode_dirty(handle, inode);
 	return err;
@@ -812,13 +799,24 @@ static int rlfs_shrink_tree(handle_t *handle, struct inode *inode, int freed)
 
 /*
  * One removal step under i_map_sem: see rlfs_remove_range().  @len is
- * clipped so that lblk + len <= RLFS_LBLK_LIMIT.
+ * clipped so that lblk + len <= RLFS_LBLK_LIMIT.  With @release, the
+ * unmapped blocks are given back; without, the caller keeps them (a
+ * move).
+ *
+ * Order, so that running out of space changes nothing: first the room
+ * for a cut in the middle of an extent is made (a tree split may
+ * allocate); then, for a regular file, the reference is dropped
+ * (rlfs_refcount_dec() may grow the refcount tree, and fails before it
+ * changes anything); only then does the map change, which allocates
+ * nothing.  The decrement says how much it covered, and the unmap
+ * follows it exactly.
  */
 static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 			    u32 len, u32 *removed, bool release)
 {
 	u32 limit = S_ISREG(inode->i_mode) ? RLFS_MAX_STEP_BLOCKS :
 					     RLFS_MAX_META_FREE;
+	bool drop = release && S_ISREG(inode->i_mode);
 	u64 end = (u64)lblk + len;
 	struct rlfs_bt_level *leaf;
 	struct rlfs_bt_path path;
@@ -851,27 +849,33 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 		cs = max(lblk, es);
 		ce = min_t(u64, end, (u64)es + elen);
 		ce = min(ce, cs + limit);
-		if (release && S_ISREG(inode->i_mode)) {
-			u32 rc, run;
-
-			/* One run of equal refcounts: one decrement step. */
-			err = rlfs_refcount_lookup(inode->i_sb,
-						   epblk + (cs - es), ce - cs,
-						   &rc, &run);
-			if (err)
-				goto out;
-			ce = cs + run;
-		}
-		if (cs == es || ce == es + elen || !rlfs_bt_full(leaf->eh))
+		/*
+		 * A piece that does not start the extent may cut it in two
+		 * (the decrement below may cover less than asked): room first.
+		 */
+		if (cs == es || !rlfs_bt_full(leaf->eh))
 			break;
-		/* Cutting out the middle makes two extents: make room first. */
 		if (WARN_ON_ONCE(round >= RLFS_MAX_ROOM_ROUNDS))
 			err = -EIO;
 		else
-			err = rlfs_make_room(handle, inode, &path);
+			err = rlfs_make_room(handle, inode, &path, 1);
 		rlfs_bt_path_release(&path);
 		if (err)
 			return err;
+	}
+
+	if (drop) {
+		u32 done;
+
+		/* One decrement step; the unmap covers what it covered. */
+		err = rlfs_refcount_dec(handle, inode, epblk + (cs - es),
+					ce - cs, &done);
+		if (err)
+			goto out;
+		ce = cs + done;
+		err = rlfs_mark_inode_dirty(handle, inode);	/* i_blocks */
+		if (err)
+			goto out;
 	}
 
 	if (cs == es && ce == es + elen && n == 1 && path.depth > 0) {
@@ -880,7 +884,7 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 	} else {
 		err = rlfs_node_access(handle, inode, leaf);
 		if (err)
-			goto out;
+			goto out_unmap;
 		if (cs == es && ce == es + elen) {
 			rlfs_bt_entry_delete(leaf->eh, target);
 		} else if (cs == es) {
@@ -904,21 +908,24 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 			err = rlfs_fix_keys(handle, inode, &path, path.depth);
 	}
 	if (err)
-		goto out;
-	/* The map no longer points at the blocks: give them back. */
-	if (release) {
-		err = rlfs_release_blocks(handle, inode, epblk + (cs - es),
-					  ce - cs);
+		goto out_unmap;
+	if (release && !drop) {
+		err = rlfs_release_meta(handle, inode, epblk + (cs - es),
+					ce - cs);
 		if (!err)
 			err = rlfs_mark_inode_dirty(handle, inode);
-	}
-	if (!err && !S_ISREG(inode->i_mode))
 		freed += ce - cs;
+	}
 	*removed = ce - lblk;
 	rlfs_bt_path_release(&path);
 	if (err)
 		return err;
 	return rlfs_shrink_tree(handle, inode, freed);
+out_unmap:
+	/* Only an I/O error or an aborted journal gets here. */
+	if (drop)
+		rlfs_corrupt(inode->i_sb, "inode %lu: blocks %u+%u released but still mapped: error %d",
+			     inode->i_ino, cs, ce - cs, err);
 out:
 	rlfs_bt_path_release(&path);
 	return err;
@@ -956,52 +963,118 @@ int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
 		return 0;
 	down_write(&ei->i_map_sem);
 	nofs = memalloc_nofs_save();
+	/* Freeing may grow the tree into the reserved pool. */
+	ei->i_alloc_flags = RLFS_ALLOC_RESERVE;
 	err = rlfs_remove_step(handle, inode, lblk, len, removed, true);
+	ei->i_alloc_flags = 0;
 	memalloc_nofs_restore(nofs);
 	up_write(&ei->i_map_sem);
 	return err;
 }
 
 /**
- * rlfs_extent_move - point a mapped range at other blocks (copy on write)
- * @handle: running handle with 2 * RLFS_TREE_CREDITS for this call
+ * rlfs_extent_reserve - make room to map or remap a range in one extent
+ * @handle: running handle with RLFS_TREE_CREDITS for this call
  * @inode: the inode; its i_map_sem is held for writing
- * @lblk: first logical block
- * @len: blocks, all mapped by one extent, at most RLFS_MAX_STEP_BLOCKS
- * @new_pblk: the new physical blocks (owned by the caller, in i_blocks)
- * @old_pblk: out: the physical blocks the range mapped before
+ * @lblk: first logical block of the range
  *
- * The old blocks leave the map without being released: the caller still
- * holds their reference and drops it.  On failure the map is unchanged
- * (or reported corrupt when it could not be put back).
+ * Splits (allocating tree blocks) until the leaf holding @lblk has room
+ * for two more entries, the most rlfs_extent_replace() or an insert into
+ * a hole adds there.  The map's contents do not change, so the caller
+ * can fail afterwards (ENOSPC from a refcount change) and leave nothing
+ * half done.  Returns 0 or -errno.
  */
-int rlfs_extent_move(handle_t *handle, struct inode *inode, u32 lblk,
-		     u32 len, u64 new_pblk, u64 *old_pblk)
+int rlfs_extent_reserve(handle_t *handle, struct inode *inode, u32 lblk)
 {
-	struct rlfs_ext_rec rec;
-	u32 removed;
-	int ret;
+	struct rlfs_bt_path path;
+	int round, err;
 
 	lockdep_assert_held_write(&RLFS_I(inode)->i_map_sem);
-	ret = rlfs_extent_lookup(inode, lblk, &rec);
-	if (ret < 0)
-		return ret;
-	if (!ret || rec.lblk + rec.len < lblk + len)
-		return -EINVAL;
-	*old_pblk = rec.pblk + (lblk - rec.lblk);
-	ret = rlfs_remove_step(handle, inode, lblk, len, &removed, false);
-	if (ret)
-		return ret;
-	if (removed != len) {
-		rlfs_corrupt(inode->i_sb, "inode %lu: partial move at %u",
-			     inode->i_ino, lblk);
-		return -EFSCORRUPTED;
+	for (round = 0; ; round++) {
+		err = rlfs_find_path(inode, lblk, &path);
+		if (err)
+			return err;
+		if (rlfs_free_slots(path.lv[path.depth].eh) >= 2) {
+			rlfs_bt_path_release(&path);
+			return 0;
+		}
+		if (WARN_ON_ONCE(round >= RLFS_MAX_ROOM_ROUNDS))
+			err = -EIO;
+		else
+			err = rlfs_make_room(handle, inode, &path, 2);
+		rlfs_bt_path_release(&path);
+		if (err)
+			return err;
 	}
-	ret = rlfs_extent_insert(handle, inode, lblk, new_pblk, len);
-	if (ret && rlfs_extent_insert(handle, inode, lblk, *old_pblk, len))
-		rlfs_corrupt(inode->i_sb, "inode %lu: lost the mapping of %u",
-			     inode->i_ino, lblk);
-	return ret;
+}
+
+/**
+ * rlfs_extent_replace - point a mapped range at other blocks
+ * @handle: running handle with RLFS_TREE_CREDITS for this call
+ * @inode: the inode; its i_map_sem is held for writing, and
+ *	rlfs_extent_reserve() ran for @lblk under it
+ * @lblk: first logical block
+ * @len: blocks, all mapped by one extent
+ * @new_pblk: the new physical blocks (the caller holds a reference)
+ * @old_pblk: out: the physical blocks the range mapped before
+ *
+ * The extent is rewritten in place, trimmed or cut around the range, and
+ * the range mapped to @new_pblk; neighbours are not merged.  Nothing is
+ * allocated or released: the caller already dropped (or still holds) the
+ * reference to the old blocks.  Used by copy on write and by remapping
+ * over mapped data.  Returns 0, or -errno with the map unchanged.
+ */
+int rlfs_extent_replace(handle_t *handle, struct inode *inode, u32 lblk,
+			u32 len, u64 new_pblk, u64 *old_pblk)
+{
+	struct rlfs_bt_level *leaf;
+	struct rlfs_bt_path path;
+	struct rlfs_extent *ex;
+	u32 es, ee, end = lblk + len;
+	u64 epblk;
+	int pos, err, need;
+
+	lockdep_assert_held_write(&RLFS_I(inode)->i_map_sem);
+	err = rlfs_find_path(inode, lblk, &path);
+	if (err)
+		return err;
+	leaf = &path.lv[path.depth];
+	pos = leaf->pos;
+	ex = pos >= 0 ? rlfs_ext(leaf->eh, pos) : NULL;
+	err = -EINVAL;
+	if (!ex || rlfs_ext_end(ex) < end || le32_to_cpu(ex->e_lblk) > lblk)
+		goto out;	/* not one extent: a caller bug */
+	es = le32_to_cpu(ex->e_lblk);
+	ee = rlfs_ext_end(ex);
+	epblk = le64_to_cpu(ex->e_pblk);
+	need = (es < lblk) + (end < ee);
+	if (WARN_ON_ONCE(rlfs_free_slots(leaf->eh) < need))
+		goto out;	/* no rlfs_extent_reserve() */
+	*old_pblk = epblk + (lblk - es);
+	err = rlfs_node_access(handle, inode, leaf);
+	if (err)
+		goto out;
+	if (es < lblk) {
+		/* The head stays; the range follows it. */
+		ex->e_len = cpu_to_le32(lblk - es);
+		rlfs_bt_entry_open(leaf->eh, ++pos);
+		ex = rlfs_ext(leaf->eh, pos);
+		ex->e_lblk = cpu_to_le32(lblk);
+	}
+	ex->e_len = cpu_to_le32(len);
+	ex->e_pblk = cpu_to_le64(new_pblk);
+	if (end < ee) {
+		/* The tail follows the range, still on the old blocks. */
+		rlfs_bt_entry_open(leaf->eh, ++pos);
+		ex = rlfs_ext(leaf->eh, pos);
+		ex->e_lblk = cpu_to_le32(end);
+		ex->e_len = cpu_to_le32(ee - end);
+		ex->e_pblk = cpu_to_le64(epblk + (end - es));
+	}
+	err = rlfs_node_dirty(handle, inode, leaf);
+out:
+	rlfs_bt_path_release(&path);
+	return err;
 }
 
 /*

@@ -23,6 +23,7 @@
 #include <linux/mpage.h>
 #include <linux/pagemap.h>
 #include <linux/sched/signal.h>
+#include <linux/swap.h>
 #include <linux/uio.h>
 #include <linux/writeback.h>
 #include "reflinkfs.h"
@@ -73,6 +74,23 @@ int rlfs_get_block(struct inode *inode, sector_t iblock,
 	}
 	return __rlfs_get_block(inode, iblock, bh, handle,
 				create ? RLFS_MAP_CREATE : 0);
+}
+
+/*
+ * get_block_t of ->page_mkwrite: holes get blocks zeroed on disk before
+ * they are mapped.  A fault takes no i_rwsem, so a direct read may map
+ * the block between the fault and the writeback of the page: it must
+ * find zeroes there, never what the block held before it was allocated.
+ */
+static int rlfs_get_block_zero(struct inode *inode, sector_t iblock,
+			       struct buffer_head *bh, int create)
+{
+	handle_t *handle = journal_current_handle();
+
+	if (WARN_ON_ONCE(!create || !handle))
+		return -EIO;
+	return __rlfs_get_block(inode, iblock, bh, handle,
+				RLFS_MAP_CREATE | RLFS_MAP_ZERO);
 }
 
 /**
@@ -162,6 +180,13 @@ static void rlfs_write_failed(struct inode *inode)
 	rlfs_truncate_blocks(inode, rlfs_blocks_of(size));
 }
 
+/*
+ * blockdev_direct_IO() (DIO_LOCKING) takes i_rwsem around the block
+ * lookup of a read and writes the range back first: a buffered write,
+ * which allocates under i_rwsem, has its data on disk before a direct
+ * read can map its blocks.  Page faults allocate without i_rwsem and zero
+ * their blocks instead (rlfs_get_block_zero()).
+ */
 static ssize_t rlfs_direct_IO(struct kiocb *iocb, struct iov_iter *iter)
 {
 	struct inode *inode = file_inode(iocb->ki_filp);
@@ -203,7 +228,7 @@ retry:
 	 * whole one (moved in rlfs_write_end(), @fsdata holds the copy).
 	 */
 	err = whole ? 0 : rlfs_cow_range(handle, inode,
-					 pos >> RLFS_BLOCK_BITS, 1);
+					 pos >> RLFS_BLOCK_BITS, 1, 0);
 	if (!err)
 		err = block_write_begin(mapping, pos, len, pagep,
 					rlfs_get_block);
@@ -243,10 +268,17 @@ static int rlfs_write_end(struct file *file, struct address_space *mapping,
 		return -EIO;
 	}
 	if (new) {
-		/* Kept unless a short copy left the folio not uptodate. */
+		/*
+		 * Kept only when generic_write_end() will dirty the buffer:
+		 * some bytes were copied, and either all of them or the
+		 * folio is uptodate anyway.  A copy of nothing dirties
+		 * nothing, and a map aimed at a block that is never written
+		 * would read whatever that block held before.
+		 */
 		ret = rlfs_cow_overwrite_end(handle, inode, folio, new,
-					     copied == len ||
-					     folio_test_uptodate(folio));
+					     copied &&
+					     (copied == len ||
+					      folio_test_uptodate(folio)));
 		if (ret) {
 			/* The folio may hold bytes that never reach a disk. */
 			if (folio_test_uptodate(folio)) {
@@ -273,6 +305,70 @@ static int rlfs_write_end(struct file *file, struct address_space *mapping,
 	return ret;
 }
 
+/*
+ * ->swap_activate: the swap code writes swap pages straight to the
+ * blocks, so a block shared with another file would be overwritten
+ * under it, and a hole has no block at all: refuse both, as
+ * iomap_swapfile_activate() does for XFS.  While the file is a swap file
+ * the VFS refuses writes, truncation and remapping (ETXTBSY), and so
+ * does REFLINKFS_IOC_REFLINK.
+ */
+static int rlfs_swap_activate(struct swap_info_struct *sis, struct file *file,
+			      sector_t *span)
+{
+	struct inode *inode = file->f_mapping->host;
+	u64 pages = i_size_read(inode) >> PAGE_SHIFT;
+	u64 lblk = 0, lowest = U64_MAX, highest = 0;
+	struct rlfs_map map;
+	u32 rc, run;
+	int ret, extents = 0;
+
+	ret = vfs_fsync(file, 1);
+	if (ret)
+		return ret;
+	pages = min_t(u64, pages, sis->max);
+	while (lblk < pages) {
+		map.m_lblk = lblk;
+		map.m_len = min_t(u64, pages - lblk, RLFS_MAX_EXTENT_LEN);
+		ret = rlfs_map_blocks(NULL, inode, &map, 0);
+		if (ret < 0)
+			return ret;
+		if (!ret) {
+			rlfs_err(inode->i_sb, "swapon: inode %lu has a hole at block %llu",
+				 inode->i_ino, lblk);
+			return -EINVAL;
+		}
+		ret = rlfs_refcount_lookup(inode->i_sb, map.m_pblk, map.m_len,
+					   &rc, &run);
+		if (ret)
+			return ret;
+		if (rc >= 2) {
+			rlfs_err(inode->i_sb, "swapon: inode %lu shares block %llu",
+				 inode->i_ino, map.m_pblk);
+			return -EINVAL;
+		}
+		ret = add_swap_extent(sis, lblk, run, map.m_pblk);
+		if (ret < 0)
+			return ret;
+		extents += ret;
+		/* The first page holds the swap header, not swap space. */
+		lowest = min(lowest, map.m_pblk + (lblk ? 0 : 1));
+		highest = max(highest, map.m_pblk + run - 1);
+		lblk += run;
+		cond_resched();
+	}
+	if (pages < 2) {
+		rlfs_err(inode->i_sb, "swapon: inode %lu is too small",
+			 inode->i_ino);
+		return -EINVAL;
+	}
+	*span = 1 + highest - lowest;
+	sis->max = pages;
+	sis->pages = pages - 1;
+	sis->highest_bit = pages - 1;
+	return extents;
+}
+
 const struct address_space_operations rlfs_aops = {
 	.read_folio		= rlfs_read_folio,
 	.readahead		= rlfs_readahead,
@@ -285,6 +381,7 @@ const struct address_space_operations rlfs_aops = {
 	.direct_IO		= rlfs_direct_IO,
 	.migrate_folio		= buffer_migrate_folio,
 	.is_partially_uptodate	= block_is_partially_uptodate,
+	.swap_activate		= rlfs_swap_activate,
 };
 
 /**
@@ -320,7 +417,7 @@ int rlfs_zero_partial(struct inode *inode, loff_t from, loff_t len)
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
 	/* The block is mapped, so nothing is allocated here but a copy. */
-	err = rlfs_cow_range(handle, inode, map.m_lblk, 1);
+	err = rlfs_cow_range(handle, inode, map.m_lblk, 1, 0);
 	if (!err)
 		err = block_write_begin(mapping, from, len, &page,
 					rlfs_get_block_noalloc);
@@ -370,11 +467,16 @@ retry:
 		err = PTR_ERR(handle);
 		goto out;
 	}
-	/* A shared block gets its copy first (the page is not locked). */
-	err = rlfs_cow_range(handle, inode, vmf->page->index, 1);
+	/*
+	 * A shared block gets its copy first (the page is not locked),
+	 * written through to the new block before it is mapped, for the
+	 * same reason as rlfs_get_block_zero() zeroes.
+	 */
+	err = rlfs_cow_range(handle, inode, vmf->page->index, 1,
+			     RLFS_COW_WRITE_THROUGH);
 	/* On success the page is returned locked and dirty. */
 	if (!err)
-		err = block_page_mkwrite(vma, vmf, rlfs_get_block);
+		err = block_page_mkwrite(vma, vmf, rlfs_get_block_zero);
 	if (!err) {
 		struct folio *folio = page_folio(vmf->page);
 
@@ -645,11 +747,26 @@ static long rlfs_fallocate(struct file *file, int mode, loff_t offset,
 		return -EOPNOTSUPP;
 
 	inode_lock(inode);
+	/* Growing the file: RLIMIT_FSIZE and s_maxbytes, as a write. */
+	if (!(mode & (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
+		      FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) &&
+	    offset + len > i_size_read(inode)) {
+		err = inode_newsize_ok(inode, offset + len);
+		if (err)
+			goto out;
+	}
 	err = file_modified(file);
 	if (err)
 		goto out;
 	/* No direct I/O in flight may still use the blocks we change. */
 	inode_dio_wait(inode);
+	/* Past EOF: a failed truncate's blocks go, the tail reads zero. */
+	if (!(mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) &&
+	    offset + len > i_size_read(inode)) {
+		err = rlfs_prepare_grow(inode);
+		if (err)
+			goto out;
+	}
 	filemap_invalidate_lock(mapping);
 	if (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) {
 		err = rlfs_shift_range(inode, offset, len,
@@ -750,10 +867,44 @@ static int rlfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
 	return 0;
 }
 
+/*
+ * generic_file_write_iter(), with the file's tail past EOF made to read
+ * as zeroes before a write that starts beyond it (rlfs_prepare_grow()).
+ */
+static ssize_t rlfs_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	ssize_t ret;
+	int err;
+
+	if (iocb->ki_flags & IOCB_NOWAIT) {
+		if (!inode_trylock(inode))
+			return -EAGAIN;
+	} else {
+		inode_lock(inode);
+	}
+	ret = generic_write_checks(iocb, from);
+	if (ret > 0 && iocb->ki_pos + ret > i_size_read(inode)) {
+		if (iocb->ki_flags & IOCB_NOWAIT) {
+			ret = -EAGAIN;
+		} else {
+			err = rlfs_prepare_grow(inode);
+			if (err)
+				ret = err;
+		}
+	}
+	if (ret > 0)
+		ret = __generic_file_write_iter(iocb, from);
+	inode_unlock(inode);
+	if (ret > 0)
+		ret = generic_write_sync(iocb, ret);
+	return ret;
+}
+
 const struct file_operations rlfs_file_operations = {
 	.llseek		= rlfs_file_llseek,
 	.read_iter	= generic_file_read_iter,
-	.write_iter	= generic_file_write_iter,
+	.write_iter	= rlfs_file_write_iter,
 	.mmap		= rlfs_file_mmap,
 	.open		= generic_file_open,
 	.fsync		= rlfs_fsync,

@@ -492,6 +492,8 @@ struct inode *rlfs_new_inode(handle_t *handle, struct rlfs_idmap *idmap,
 	return inode;
 }
 
+static int rlfs_finish_truncate(struct inode *inode);
+
 /* Free the on-disk inode of an unlinked inode being evicted. */
 static void rlfs_delete_inode(struct inode *inode)
 {
@@ -545,20 +547,68 @@ void rlfs_evict_inode(struct inode *inode)
 		rlfs_delete_inode(inode);
 		sb_end_intwrite(sb);
 	} else if (!list_empty(&ei->i_orphan)) {
-		handle_t *handle;
-
-		/* A truncate that did not finish: take it off the list. */
-		handle = rlfs_journal_start(sb, RLFS_ORPHAN_CREDITS);
-		if (!IS_ERR(handle)) {
-			rlfs_orphan_del(handle, inode);
-			rlfs_journal_stop(handle);
-		}
+		/*
+		 * A truncate that did not finish: try again.  If it fails
+		 * once more, the on-disk orphan entry stays and the next
+		 * mount finishes it; blocks past EOF never outlive it.
+		 */
+		sb_start_intwrite(sb);
+		rlfs_finish_truncate(inode);
+		sb_end_intwrite(sb);
 		rlfs_orphan_del(NULL, inode);
 	}
 	if (journal)
 		jbd2_journal_release_jbd_inode(journal, &ei->i_jinode);
 	invalidate_inode_buffers(inode);
 	clear_inode(inode);
+}
+
+/*
+ * A truncate that could not unmap every block past the new EOF left the
+ * inode on the orphan list (the next mount finishes it).  Finish it now,
+ * before i_size grows over those blocks.
+ */
+static int rlfs_finish_truncate(struct inode *inode)
+{
+	handle_t *handle;
+	int err, err2;
+
+	if (!inode->i_nlink || list_empty(&RLFS_I(inode)->i_orphan))
+		return 0;
+	err = rlfs_truncate_blocks(inode, rlfs_blocks_of(i_size_read(inode)));
+	if (err)
+		return err;
+	handle = rlfs_journal_start(inode->i_sb, RLFS_ORPHAN_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	err = rlfs_orphan_del(handle, inode);
+	err2 = rlfs_journal_stop(handle);
+	return err ? err : err2;
+}
+
+/**
+ * rlfs_prepare_grow - make what lies past EOF read as zeroes
+ * @inode: regular file, i_rwsem held, no handle
+ *
+ * Before i_size grows (truncate up, a write or fallocate past EOF, a
+ * clone that extends the file): the bytes of the last block past EOF may
+ * hold what was written through mmap (writeback zeroes them on disk
+ * only), so they are zeroed in the page cache, as xfs_zero_range() and
+ * ext4 do; and blocks a failed truncate left mapped past EOF are
+ * unmapped.  Returns 0 or -errno.
+ */
+int rlfs_prepare_grow(struct inode *inode)
+{
+	loff_t size = i_size_read(inode);
+	int err;
+
+	err = rlfs_finish_truncate(inode);
+	if (err)
+		return err;
+	if (!(size & (RLFS_BLOCK_SIZE - 1)))
+		return 0;
+	return rlfs_zero_partial(inode, size,
+				 round_up(size, RLFS_BLOCK_SIZE) - size);
 }
 
 int rlfs_truncate(struct inode *inode, loff_t size)
@@ -574,6 +624,9 @@ int rlfs_truncate(struct inode *inode, loff_t size)
 		return 0;
 
 	if (size > oldsize) {
+		err = rlfs_prepare_grow(inode);
+		if (err)
+			return err;
 		handle = rlfs_journal_start(sb, RLFS_INODE_CREDITS);
 		if (IS_ERR(handle))
 			return PTR_ERR(handle);
@@ -587,8 +640,14 @@ int rlfs_truncate(struct inode *inode, loff_t size)
 	}
 
 	filemap_invalidate_lock(inode->i_mapping);
+	/*
+	 * The zeroing of the new last block runs in this handle (nested)
+	 * and may copy a shared block: its credits are taken here, since a
+	 * nested handle can neither ask for more nor restart.
+	 */
 	handle = rlfs_journal_start(sb, RLFS_ORPHAN_CREDITS +
-				    RLFS_INODE_CREDITS + RLFS_WRITE_CREDITS);
+				    RLFS_INODE_CREDITS + RLFS_WRITE_CREDITS +
+				    RLFS_COW_CREDITS);
 	if (IS_ERR(handle)) {
 		err = PTR_ERR(handle);
 		goto out_unlock;

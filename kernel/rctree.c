@@ -318,7 +318,8 @@ static struct buffer_head *rlfs_rc_new_node(handle_t *handle, void *sb,
 	u64 blk;
 	int err;
 
-	err = rlfs_alloc_blocks(handle, NULL, goal, &count, &blk);
+	err = rlfs_alloc_blocks(handle, NULL, goal, &count, &blk,
+				RLFS_SB(sb)->s_rc_alloc_flags);
 	if (err)
 		return ERR_PTR(err);
 	bh = rlfs_new_meta(handle, sb, blk, RLFS_REFCOUNT_MAGIC, 0);

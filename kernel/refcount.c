@@ -87,7 +87,9 @@
 #define RLFS_RC_MAX_FREE	min_t(u32, RLFS_MAX_EXTENT_LEN, \
 				      RLFS_BITS_PER_BITMAP)
 
-static_assert(RLFS_REFCOUNT_REVOKES <= RLFS_REVOKE_CREDITS);
+/* A clone piece over mapped data: an increment, a decrement, an unmap. */
+static_assert(2 * RLFS_REFCOUNT_REVOKES + RLFS_MAX_EXTENT_DEPTH + 1 <=
+	      RLFS_REVOKE_CREDITS);
 
 /* The record changes of one step, run in order by rlfs_rc_run(). */
 enum rlfs_rc_op_kind {
@@ -388,6 +390,46 @@ out:
 	return ret;
 }
 
+/**
+ * rlfs_refcount_step_len - blocks one increment or decrement step covers
+ * @sb: the filesystem
+ * @pblk: first physical block, mapped
+ * @len: blocks of interest (> 0)
+ * @step: out: the blocks from @pblk, at most @len, that one
+ *	rlfs_refcount_inc() or rlfs_refcount_dec() call covers as the tree
+ *	is now: the rest of the record holding @pblk, or of the gap (at most
+ *	RLFS_RC_MAX_FREE blocks, the most one decrement frees)
+ *
+ * Lets a caller size a piece so that its reference changes are single
+ * steps.  Returns 0 or -errno.
+ */
+int rlfs_refcount_step_len(struct super_block *sb, u64 pblk, u32 len,
+			   u32 *step)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct rlfs_rc_irec rec;
+	unsigned int nofs;
+	u64 end = pblk + len;
+	int ret;
+
+	ret = rlfs_rc_check_range(sb, pblk, len);
+	if (ret)
+		return ret;
+	down_read(&sbi->s_refcount_sem);
+	nofs = memalloc_nofs_save();
+	ret = rlfs_rctree_find(sb, pblk, &rec);
+	memalloc_nofs_restore(nofs);
+	up_read(&sbi->s_refcount_sem);
+	if (ret < 0)
+		return ret;
+	if (ret && rec.start <= pblk)
+		*step = min(end, rlfs_irec_end(&rec)) - pblk;
+	else
+		*step = min3(ret ? rec.start : end,
+			     pblk + (u64)RLFS_RC_MAX_FREE, end) - pblk;
+	return 0;
+}
+
 /* One locked step of rlfs_refcount_inc() (+1) or rlfs_refcount_dec() (-1). */
 static int rlfs_refcount_adjust(handle_t *handle, struct super_block *sb,
 				struct inode *inode, u64 pblk, u32 len,
@@ -403,7 +445,13 @@ static int rlfs_refcount_adjust(handle_t *handle, struct super_block *sb,
 		return err;
 	down_write(&sbi->s_refcount_sem);
 	nofs = memalloc_nofs_save();
+	/*
+	 * Dropping a reference never fails for lack of space: the tree may
+	 * grow into the reserved pool (a record cut in three).
+	 */
+	sbi->s_rc_alloc_flags = delta < 0 ? RLFS_ALLOC_RESERVE : 0;
 	err = rlfs_refcount_step(handle, sb, inode, pblk, len, delta, done);
+	sbi->s_rc_alloc_flags = 0;
 	memalloc_nofs_restore(nofs);
 	up_write(&sbi->s_refcount_sem);
 	return err;

@@ -71,6 +71,8 @@
 #include <linux/pagemap.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/security.h>
+#include <linux/fsnotify.h>
 #include <linux/xattr.h>
 #include <uapi/linux/reflinkfs.h>
 #include "reflinkfs.h"
@@ -88,13 +90,16 @@ static struct buffer_head *rlfs_folio_buffers(struct folio *folio)
 /*
  * Point block @lblk of @inode at @new, its private copy, in place of the
  * shared block @old, and drop that mapping's reference to @old: one step
- * in the running handle (RLFS_COW_CREDITS).  On failure the map is
- * unchanged and @new is still the caller's.
+ * in the running handle (RLFS_COW_CREDITS).  Room in the map comes
+ * first and the reference is dropped before the map changes, so ENOSPC
+ * changes nothing.  On failure the map is unchanged and @new is still
+ * the caller's.
  */
 static int rlfs_cow_remap(handle_t *handle, struct inode *inode, u32 lblk,
 			  u64 old, u64 new)
 {
 	struct rlfs_inode_info *ei = RLFS_I(inode);
+	struct rlfs_ext_rec rec;
 	unsigned int nofs;
 	u64 moved;
 	u32 done;
@@ -102,30 +107,53 @@ static int rlfs_cow_remap(handle_t *handle, struct inode *inode, u32 lblk,
 
 	down_write(&ei->i_map_sem);
 	nofs = memalloc_nofs_save();
-	ret = rlfs_extent_move(handle, inode, lblk, 1, new, &moved);
+	ret = rlfs_extent_reserve(handle, inode, lblk);
+	if (ret)
+		goto out;
+	ret = rlfs_extent_lookup(inode, lblk, &rec);
+	if (ret < 0)
+		goto out;
+	if (!ret || rec.pblk + (lblk - rec.lblk) != old) {
+		rlfs_corrupt(inode->i_sb, "inode %lu: block %u no longer maps %llu",
+			     inode->i_ino, lblk, old);
+		ret = -EFSCORRUPTED;
+		goto out;
+	}
+	ret = rlfs_refcount_dec(handle, inode, old, 1, &done);
 	if (ret)
 		goto out;	/* the map is unchanged */
-	if (moved != old) {
-		rlfs_corrupt(inode->i_sb, "inode %lu: block %u maps %llu, not %llu",
-			     inode->i_ino, lblk, moved, old);
-		ret = -EFSCORRUPTED;
-	} else {
-		ret = rlfs_refcount_dec(handle, inode, old, 1, &done);
-	}
-	if (ret && rlfs_extent_move(handle, inode, lblk, 1, moved, &moved))
-		rlfs_corrupt(inode->i_sb, "inode %lu: cannot undo a copy on write at %u",
-			     inode->i_ino, lblk);
+	ret = rlfs_extent_replace(handle, inode, lblk, 1, new, &moved);
+	if (ret)
+		rlfs_corrupt(inode->i_sb, "inode %lu: block %u: reference to %llu dropped, map unchanged: %d",
+			     inode->i_ino, lblk, old, ret);
 out:
 	memalloc_nofs_restore(nofs);
 	up_write(&ei->i_map_sem);
 	return ret;
 }
 
+/* Write @bh, uptodate, to block @blk and wait; its dirty state is kept. */
+static int rlfs_write_through(struct buffer_head *bh, struct super_block *sb,
+			      u64 blk)
+{
+	map_bh(bh, sb, blk);
+	lock_buffer(bh);
+	get_bh(bh);
+	bh->b_end_io = end_buffer_write_sync;
+	submit_bh(REQ_OP_WRITE, bh);
+	wait_on_buffer(bh);
+	return buffer_uptodate(bh) ? 0 : -EIO;
+}
+
 /*
  * Give block @lblk of @inode a private copy if it is shared.  The handle
- * has RLFS_COW_CREDITS.  Returns 0 or -errno; on error nothing changed.
+ * has RLFS_COW_CREDITS.  With RLFS_COW_WRITE_THROUGH the copy is on disk
+ * before the map names it (a caller without i_rwsem: a direct read may
+ * map the block before the page is written back).  Returns 0 or -errno;
+ * on error nothing changed.
  */
-static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk)
+static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk,
+			  unsigned int flags)
 {
 	struct super_block *sb = inode->i_sb;
 	struct rlfs_inode_info *ei = RLFS_I(inode);
@@ -158,7 +186,7 @@ static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk)
 	if (ret || rc < 2)
 		goto out_unlock;
 
-	ret = rlfs_alloc_blocks(handle, inode, old, &count, &new);
+	ret = rlfs_alloc_blocks(handle, inode, old, &count, &new, 0);
 	if (ret)
 		goto out_unlock;
 	clean_bdev_aliases(sb->s_bdev, new, 1);
@@ -173,6 +201,11 @@ static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk)
 				goto out_free;
 		}
 		folio_mark_uptodate(folio);
+	}
+	if (flags & RLFS_COW_WRITE_THROUGH) {
+		ret = rlfs_write_through(bh, sb, new);
+		if (ret)
+			goto out_free;
 	}
 
 	ret = rlfs_cow_remap(handle, inode, lblk, old, new);
@@ -193,6 +226,8 @@ static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk)
 	return err;
 
 out_free:
+	/* The page stays aimed at the shared block, clean. */
+	map_bh(bh, sb, old);
 	/* Never mapped: a plain free. */
 	rlfs_free_blocks(handle, inode, new, 1);
 	rlfs_mark_inode_dirty(handle, inode);
@@ -233,7 +268,7 @@ int rlfs_cow_overwrite_begin(handle_t *handle, struct inode *inode,
 	ret = rlfs_refcount_lookup(sb, bh->b_blocknr, 1, &rc, &run);
 	if (ret || rc < 2)
 		return ret;
-	ret = rlfs_alloc_blocks(handle, inode, bh->b_blocknr, &count, new);
+	ret = rlfs_alloc_blocks(handle, inode, bh->b_blocknr, &count, new, 0);
 	if (ret)
 		return ret;
 	clean_bdev_aliases(sb->s_bdev, *new, 1);
@@ -287,11 +322,14 @@ int rlfs_cow_overwrite_end(handle_t *handle, struct inode *inode,
  * @inode: regular file; no page of the range may be locked by the caller
  * @lblk: first logical block
  * @len: blocks
+ * @flags: RLFS_COW_WRITE_THROUGH: write each copy to its new block before
+ *	the map names it (callers that do not hold i_rwsem)
  *
  * Returns 0 or -errno (-ENOSPC when no block is left for a copy: the
  * block being copied is unchanged).
  */
-int rlfs_cow_range(handle_t *handle, struct inode *inode, u32 lblk, u32 len)
+int rlfs_cow_range(handle_t *handle, struct inode *inode, u32 lblk, u32 len,
+		   unsigned int flags)
 {
 	int err;
 
@@ -299,7 +337,7 @@ int rlfs_cow_range(handle_t *handle, struct inode *inode, u32 lblk, u32 len)
 		err = rlfs_journal_ensure_credits(handle, RLFS_COW_CREDITS);
 		if (err)
 			return err;
-		err = rlfs_cow_block(handle, inode, lblk);
+		err = rlfs_cow_block(handle, inode, lblk, flags);
 		if (err)
 			return err;
 		if (fatal_signal_pending(current))
@@ -328,7 +366,7 @@ int rlfs_unshare_range(struct inode *inode, loff_t offset, loff_t len)
 		handle = rlfs_journal_start(inode->i_sb, RLFS_COW_CREDITS);
 		if (IS_ERR(handle))
 			return PTR_ERR(handle);
-		err = rlfs_cow_block(handle, inode, lblk);
+		err = rlfs_cow_block(handle, inode, lblk, 0);
 		err2 = rlfs_journal_stop(handle);
 		if (err || err2)
 			return err ? err : err2;
@@ -339,17 +377,117 @@ int rlfs_unshare_range(struct inode *inode, loff_t offset, loff_t len)
 	return 0;
 }
 
-#define RLFS_CLONE_CREDITS	(RLFS_TREE_CREDITS + RLFS_REFCOUNT_CREDITS + \
+/*
+ * One piece of a clone: a reference increment, a decrement of the
+ * destination's old blocks, room in the destination's map, the map
+ * change, the destination's inode.
+ */
+#define RLFS_CLONE_CREDITS	(RLFS_TREE_CREDITS + RLFS_BITMAP_CREDITS + \
+				 2 * RLFS_REFCOUNT_CREDITS + \
 				 2 * RLFS_INODE_CREDITS)
 
 /*
- * Map @count blocks of @src from @slblk into @dest at @dlblk, where @dest
- * has a hole.  Each piece (one refcount step and one insert) is
- * consistent on its own, so the pieces share a handle as long as the
- * running transaction can take their credits; rlfs_journal_ensure_credits()
- * extends the handle, or restarts it when the transaction is full.  Holes
- * in the source stay holes.  The last handle also sets the destination's
- * size (to at least @new_size) and times.
+ * Drop more of @dest's references to [pblk, pblk + len) when a first
+ * step did not cover the piece (another file changed the records in
+ * between): further steps extend the handle, i_map_sem is held.
+ */
+static int rlfs_clone_drop_old(handle_t *handle, struct inode *dest, u64 pblk,
+			       u32 len)
+{
+	u32 done;
+	int err;
+
+	while (len) {
+		if (jbd2_journal_extend(handle, RLFS_REFCOUNT_CREDITS,
+					RLFS_REFCOUNT_REVOKES))
+			return -ENOSPC;
+		err = rlfs_refcount_dec(handle, dest, pblk, len, &done);
+		if (err)
+			return err;
+		pblk += done;
+		len -= done;
+	}
+	return 0;
+}
+
+/*
+ * Map the source blocks [spblk, spblk + *piece) at @dlblk of @dest, in
+ * place of what @dest maps there (a hole, or one extent: *piece is
+ * clipped to it), under dest's i_map_sem.  Everything that may need
+ * space comes first: room in the map, then the increment; so ENOSPC
+ * leaves @dest as it was.  The old blocks' references are dropped
+ * next (this may use the reserved pool, as freeing does) and the map
+ * changes last, allocating nothing.  *piece is what was remapped.
+ */
+static int rlfs_clone_piece(handle_t *handle, struct inode *dest, u32 dlblk,
+			    u64 spblk, u32 *piece)
+{
+	struct super_block *sb = dest->i_sb;
+	struct rlfs_ext_rec drec;
+	u64 dpblk = 0, moved;
+	u32 done, undone, step;
+	int mapped, ret;
+
+	ret = rlfs_extent_reserve(handle, dest, dlblk);
+	if (ret)
+		return ret;
+	mapped = rlfs_extent_lookup(dest, dlblk, &drec);
+	if (mapped < 0)
+		return mapped;
+	*piece = min(*piece, drec.len - (dlblk - drec.lblk));
+	if (mapped) {
+		dpblk = drec.pblk + (dlblk - drec.lblk);
+		ret = rlfs_refcount_step_len(sb, dpblk, *piece, &step);
+		if (ret)
+			return ret;
+		*piece = step;
+	}
+	/* The count first: a mapping never names a free block. */
+	ret = rlfs_refcount_inc(handle, sb, spblk, *piece, &done);
+	if (ret)
+		return ret;
+	*piece = done;
+	if (mapped) {
+		ret = rlfs_refcount_dec(handle, dest, dpblk, *piece, &done);
+		if (!ret && done < *piece)	/* the tree changed meanwhile */
+			ret = rlfs_clone_drop_old(handle, dest, dpblk + done,
+						  *piece - done);
+		if (!ret) {
+			ret = rlfs_extent_replace(handle, dest, dlblk, *piece,
+						  spblk, &moved);
+			if (ret)
+				done = *piece;
+		}
+		if (ret && done) {
+			rlfs_corrupt(sb, "inode %lu: clone at %u failed half-way: %d",
+				     dest->i_ino, dlblk, ret);
+			return ret;
+		}
+	} else {
+		ret = rlfs_extent_insert(handle, dest, dlblk, spblk, *piece);
+	}
+	if (!ret) {
+		inode_add_bytes(dest, (loff_t)*piece << RLFS_BLOCK_BITS);
+		return 0;
+	}
+	/* Nothing of the piece happened but the increment: undo it. */
+	if (rlfs_refcount_dec(handle, NULL, spblk, *piece, &undone) ||
+	    undone != *piece)
+		rlfs_err(sb, "block %llu: refcount left one too high", spblk);
+	return ret;
+}
+
+/*
+ * Map @count blocks of @src from @slblk into @dest at @dlblk, replacing
+ * what @dest maps there; holes in the source unmap the destination.
+ * Each piece (one source extent or hole, one destination extent or
+ * hole) is one consistent step, so a failure (ENOSPC, EINTR, a crash)
+ * leaves a prefix of whole pieces remapped and the rest untouched.  The
+ * pieces share a handle as long as the running transaction can take
+ * their credits; rlfs_journal_ensure_credits() extends the handle, or
+ * restarts it when the transaction is full.  i_size grows with the
+ * pieces, up to @new_size, so no block is ever mapped past EOF; the
+ * last handle also sets the times.
  */
 static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
 			     u32 dlblk, u64 count, loff_t new_size)
@@ -359,8 +497,9 @@ static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
 	struct rlfs_ext_rec rec;
 	handle_t *handle;
 	unsigned int nofs;
-	u32 piece, done, undone;
-	u64 pblk;
+	u32 piece;
+	u64 spblk;
+	loff_t size;
 	int ret = 0, err;
 
 	handle = rlfs_journal_start(sb, RLFS_CLONE_CREDITS);
@@ -375,42 +514,35 @@ static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
 		if (ret < 0)
 			break;
 		piece = min_t(u64, count, rec.len - (slblk - rec.lblk));
-		if (!ret) {		/* a hole in the source */
-			slblk += piece;
-			dlblk += piece;
-			count -= piece;
-			continue;
-		}
-		pblk = rec.pblk + (slblk - rec.lblk);
+		spblk = ret ? rec.pblk + (slblk - rec.lblk) : 0;
 
 		ret = rlfs_journal_ensure_credits(handle, RLFS_CLONE_CREDITS);
 		if (ret)
 			break;
-		/* The count first: a mapping never names a free block. */
-		ret = rlfs_refcount_inc(handle, sb, pblk, piece, &done);
+		if (!spblk) {
+			/* A source hole unmaps the destination (holes: no-op). */
+			ret = rlfs_remove_range(handle, dest, dlblk, piece,
+						&piece);
+		} else {
+			down_write(&di->i_map_sem);
+			nofs = memalloc_nofs_save();
+			ret = rlfs_clone_piece(handle, dest, dlblk, spblk,
+					       &piece);
+			memalloc_nofs_restore(nofs);
+			up_write(&di->i_map_sem);
+		}
 		if (ret)
 			break;
-		down_write(&di->i_map_sem);
-		nofs = memalloc_nofs_save();
-		ret = rlfs_extent_insert(handle, dest, dlblk, pblk, done);
-		if (!ret)
-			inode_add_bytes(dest, (loff_t)done << RLFS_BLOCK_BITS);
-		memalloc_nofs_restore(nofs);
-		up_write(&di->i_map_sem);
-		if (ret) {
-			/* count >= 2: this never frees anything. */
-			if (rlfs_refcount_dec(handle, NULL, pblk, done,
-					      &undone) || undone != done)
-				rlfs_err(sb, "block %llu: refcount left one too high",
-					 pblk);
-			break;
-		}
+		size = min_t(loff_t, new_size,
+			     (loff_t)((u64)dlblk + piece) << RLFS_BLOCK_BITS);
+		if (size > i_size_read(dest))
+			i_size_write(dest, size);
 		ret = rlfs_mark_inode_dirty(handle, dest);
 		if (ret)
 			break;
-		slblk += done;
-		dlblk += done;
-		count -= done;
+		slblk += piece;
+		dlblk += piece;
+		count -= piece;
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
@@ -440,7 +572,11 @@ static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
  * @len: bytes (0: to the source's EOF)
  * @remap_flags: REMAP_FILE_*
  *
- * Returns the bytes remapped or -errno.
+ * The destination's blocks are replaced piece by piece
+ * (rlfs_clone_blocks()), never punched first: a dedupe that fails
+ * leaves the contents as they were, and a clone that fails has
+ * remapped a prefix of the range and left the rest untouched.  Returns
+ * the bytes remapped or -errno.
  */
 loff_t rlfs_remap_file_range(struct file *file_in, loff_t pos_in,
 			     struct file *file_out, loff_t pos_out,
@@ -471,14 +607,19 @@ loff_t rlfs_remap_file_range(struct file *file_in, loff_t pos_in,
 
 	end = pos_out + len;
 	blocks = rlfs_blocks_of(pos_in + len) - (pos_in >> RLFS_BLOCK_BITS);
-	/* The destination's cached pages and blocks go. */
+	/* Growing the destination: what lies past its EOF must read zero. */
+	if (end > i_size_read(dest)) {
+		err = rlfs_prepare_grow(dest);
+		if (err) {
+			ret = err;
+			goto out_unlock;
+		}
+	}
+	/* Written back by the prep: the cached pages of the range go. */
 	truncate_inode_pages_range(dest->i_mapping, pos_out,
 				   round_up(end, RLFS_BLOCK_SIZE) - 1);
-	err = rlfs_punch_blocks(dest, pos_out >> RLFS_BLOCK_BITS, blocks);
-	if (!err)
-		err = rlfs_clone_blocks(src, pos_in >> RLFS_BLOCK_BITS, dest,
-					pos_out >> RLFS_BLOCK_BITS, blocks,
-					end);
+	err = rlfs_clone_blocks(src, pos_in >> RLFS_BLOCK_BITS, dest,
+				pos_out >> RLFS_BLOCK_BITS, blocks, end);
 	ret = err ? err : len;
 
 out_unlock:
@@ -491,7 +632,14 @@ out_unlock:
 					 RLFS_ORPHAN_CREDITS + \
 					 2 * RLFS_INODE_CREDITS)
 
-/* PRESERVE: copy every xattr of @src (through its dentry) to @inode. */
+/*
+ * PRESERVE: copy the xattrs of @src (through its dentry) to @inode, as
+ * setxattr(2) by the caller could set them: security.* are left to the
+ * LSM, which labelled the new inode as any new file (rlfs_init_security()
+ * after the create hooks), and trusted.* need CAP_SYS_ADMIN (skipped
+ * without it).  user.* and POSIX ACLs belong to the owner, whom the
+ * caller is or may make (rlfs_reflink_may_preserve()).
+ */
 static int rlfs_reflink_xattrs(struct dentry *src_dentry, struct inode *src,
 			       struct rlfs_idmap *idmap, struct dentry *dentry,
 			       struct inode *inode)
@@ -515,6 +663,13 @@ static int rlfs_reflink_xattrs(struct dentry *src_dentry, struct inode *src,
 		goto out;
 	}
 	for (name = names; name < names + list; name += strlen(name) + 1) {
+		if (!strncmp(name, XATTR_SECURITY_PREFIX,
+			     XATTR_SECURITY_PREFIX_LEN))
+			continue;
+		if (!strncmp(name, XATTR_TRUSTED_PREFIX,
+			     XATTR_TRUSTED_PREFIX_LEN) &&
+		    !capable(CAP_SYS_ADMIN))
+			continue;
 		size = __vfs_getxattr(src_dentry, src, name, value,
 				      XATTR_SIZE_MAX);
 		if (size == -ENODATA)
@@ -523,7 +678,8 @@ static int rlfs_reflink_xattrs(struct dentry *src_dentry, struct inode *src,
 			err = size;
 			break;
 		}
-		err = __vfs_setxattr(idmap, dentry, inode, name, value, size, 0);
+		err = __vfs_setxattr(idmap, dentry, inode, name, value, size,
+				     0);
 		if (err)
 			break;
 	}
@@ -596,16 +752,57 @@ static int rlfs_reflink_link(struct inode *src, struct inode *dir,
 	return err ? err : err2;
 }
 
+/*
+ * May the caller have a PRESERVE copy of @src, with its owner and group?
+ * OCFS2's rule: own the source and be in its group, or have CAP_CHOWN
+ * (the copy could be made by chown otherwise).
+ */
+static int rlfs_reflink_may_preserve(struct rlfs_idmap *idmap,
+				     struct inode *src)
+{
+	if (!vfsuid_eq_kuid(i_uid_into_vfsuid(idmap, src), current_fsuid()) &&
+	    !capable_wrt_inode_uidgid(idmap, src, CAP_CHOWN))
+		return -EPERM;
+	if (!vfsgid_in_group_p(i_gid_into_vfsgid(idmap, src)) &&
+	    !capable_wrt_inode_uidgid(idmap, src, CAP_CHOWN))
+		return -EPERM;
+	return 0;
+}
+
+/*
+ * The mode of a PRESERVE copy: the source's, with the set-id bits only
+ * as chmod(2) by the caller would keep them (set-uid for the owner,
+ * set-gid for a member of the group, either with CAP_FSETID).
+ */
+static umode_t rlfs_reflink_preserve_mode(struct rlfs_idmap *idmap,
+					  struct inode *src)
+{
+	umode_t mode = src->i_mode;
+
+	if (capable_wrt_inode_uidgid(idmap, src, CAP_FSETID))
+		return mode;
+	if (!vfsuid_eq_kuid(i_uid_into_vfsuid(idmap, src), current_fsuid()))
+		mode &= ~S_ISUID;
+	if (!vfsgid_in_group_p(i_gid_into_vfsgid(idmap, src)))
+		mode &= ~S_ISGID;
+	return mode;
+}
+
 /**
  * rlfs_ioctl_reflink - REFLINKFS_IOC_REFLINK
  * @file: the source file
  * @argp: user pointer to struct reflinkfs_reflink_args
  *
- * See Documentation/filesystems/reflinkfs-abi.rst.  Returns 0 or -errno.
+ * Creation follows what mknod(2) checks and notifies (write and search
+ * permission on the directory, the LSM's path and inode create hooks,
+ * fsnotify), and the source what FICLONE checks (same mount, not a swap
+ * file).  See Documentation/filesystems/reflinkfs-abi.rst.  Returns 0 or
+ * -errno.
  */
 long rlfs_ioctl_reflink(struct file *file, void __user *argp)
 {
 	struct inode *src = file_inode(file);
+	struct rlfs_idmap *src_idmap = rlfs_mnt_idmap(file->f_path.mnt);
 	struct reflinkfs_reflink_args args;
 	struct rlfs_idmap *idmap;
 	struct inode *dir, *inode;
@@ -626,13 +823,14 @@ long rlfs_ioctl_reflink(struct file *file, void __user *argp)
 		return -EOPNOTSUPP;	/* reserved for snapshots */
 	if (!S_ISREG(src->i_mode))
 		return -EINVAL;
+	if (IS_SWAPFILE(src))
+		return -ETXTBSY;
 	preserve = args.flags & REFLINKFS_REFLINK_PRESERVE;
+	err = inode_permission(src_idmap, src, MAY_READ);
+	if (err)
+		return err;
 	if (preserve) {
-		if (!uid_eq(current_fsuid(), src->i_uid) && !capable(CAP_CHOWN))
-			return -EPERM;
-	} else {
-		err = inode_permission(rlfs_mnt_idmap(file->f_path.mnt), src,
-				       MAY_READ);
+		err = rlfs_reflink_may_preserve(src_idmap, src);
 		if (err)
 			return err;
 	}
@@ -645,7 +843,7 @@ long rlfs_ioctl_reflink(struct file *file, void __user *argp)
 	dir = d_inode(path.dentry);
 	idmap = rlfs_mnt_idmap(path.mnt);
 	err = -EXDEV;
-	if (dir->i_sb != src->i_sb)
+	if (path.mnt != file->f_path.mnt)
 		goto out_path;
 	err = -ENAMETOOLONG;
 	if (dentry->d_name.len > RLFS_NAME_LEN)
@@ -657,39 +855,50 @@ long rlfs_ioctl_reflink(struct file *file, void __user *argp)
 	if (IS_DEADDIR(dir))
 		goto out_path;
 
-	mode = preserve ? src->i_mode :
+	mode = preserve ? rlfs_reflink_preserve_mode(src_idmap, src) :
 		S_IFREG | (src->i_mode & 0777 & ~current_umask());
+	err = security_path_mknod(&path, dentry, mode, 0);
+	if (!err)
+		err = security_inode_create(dir, dentry, mode);
+	if (err)
+		goto out_path;
 	inode = rlfs_reflink_new_inode(idmap, dir, mode, &dentry->d_name);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
 		goto out_path;
 	}
-
-	/* A stable source with its data on disk: nothing dirty gets shared. */
-	inode_lock(src);
-	inode_dio_wait(src);
-	filemap_invalidate_lock(src->i_mapping);
-	err = filemap_write_and_wait(src->i_mapping);
-	if (err)
-		goto out_src;
 	if (preserve) {
 		inode->i_uid = src->i_uid;
 		inode->i_gid = src->i_gid;
 		err = rlfs_reflink_xattrs(file->f_path.dentry, src, idmap,
 					  dentry, inode);
 		if (err)
-			goto out_src;
+			goto out_iput;
 	}
-	err = rlfs_clone_blocks(src, 0, inode, 0, RLFS_LBLK_LIMIT_BLOCKS, 0);
+
+	/* A stable source with its data on disk: nothing dirty gets shared. */
+	inode_lock(src);
+	inode_dio_wait(src);
+	filemap_invalidate_lock(src->i_mapping);
+	err = -ETXTBSY;
+	if (IS_SWAPFILE(src))
+		goto out_src;
+	err = filemap_write_and_wait(src->i_mapping);
+	if (!err)
+		err = rlfs_clone_blocks(src, 0, inode, 0,
+					RLFS_LBLK_LIMIT_BLOCKS, 0);
 	if (!err)
 		err = rlfs_reflink_link(src, dir, dentry, inode, preserve);
 out_src:
 	filemap_invalidate_unlock(src->i_mapping);
 	inode_unlock(src);
-	if (err)
-		iput(inode);	/* eviction drops the shared references */
-	else
+	if (!err) {
 		d_instantiate(dentry, inode);
+		fsnotify_create(dir, dentry);
+		goto out_path;
+	}
+out_iput:
+	iput(inode);	/* eviction drops the shared references */
 out_path:
 	done_path_create(&path, dentry);
 	return err;

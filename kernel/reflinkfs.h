@@ -66,8 +66,12 @@
 #define RLFS_NEWINODE_CREDITS	(2 + RLFS_INODE_CREDITS)
 #define RLFS_DIRENT_CREDITS	(1 + RLFS_WRITE_CREDITS) /* may add a block */
 #define RLFS_XATTR_CREDITS	(2 + RLFS_BITMAP_CREDITS + RLFS_INODE_CREDITS)
-/* Revoke records a handle may issue: freed metadata blocks. */
-#define RLFS_REVOKE_CREDITS	(RLFS_MAX_EXTENT_DEPTH + 8)
+/*
+ * Revoke records a handle may issue between two credit checks: freed
+ * metadata blocks of two refcount steps and an extent removal (a piece
+ * of a clone over mapped data).
+ */
+#define RLFS_REVOKE_CREDITS	(5 * RLFS_MAX_EXTENT_DEPTH + 8)
 /* Blocks one truncate step may free from a directory or symlink. */
 #define RLFS_MAX_META_FREE	8
 
@@ -98,6 +102,14 @@ struct rlfs_sb_info {
 	struct percpu_counter	s_free_inodes;
 
 	/*
+	 * Free blocks only allocations with RLFS_ALLOC_RESERVE may take:
+	 * the tree growth of freeing operations (ext4's reserved clusters,
+	 * XFS's per-AG metadata reservations).  Not in statfs f_bavail.
+	 * Read-only after mount.
+	 */
+	u64			s_resv_blocks;
+
+	/*
 	 * s_alloc_lock serialises every change to both bitmaps and the
 	 * allocation cursors below.  Innermost lock.
 	 */
@@ -121,6 +133,8 @@ struct rlfs_sb_info {
 	 * rlfs_refcount_init().
 	 */
 	struct rw_semaphore	s_refcount_sem;
+	/* RLFS_ALLOC_* for refcount-tree blocks; under s_refcount_sem. */
+	unsigned int		s_rc_alloc_flags;
 
 	/* s_gen_lock protects s_next_generation. */
 	spinlock_t		s_gen_lock;
@@ -155,6 +169,8 @@ struct rlfs_inode_info {
 		};
 		__u8			i_data[RLFS_INODE_DATA_SIZE];
 	};
+	/* RLFS_ALLOC_* for extent-tree blocks; under i_map_sem (write). */
+	unsigned int		i_alloc_flags;
 	u32			i_flags;	/* RLFS_*_FL, under i_rwsem */
 	u64			i_xattr_blk;	/* under i_xattr_sem */
 	u64			i_parent;	/* directories, under i_rwsem */
@@ -258,8 +274,10 @@ bool rlfs_should_retry_alloc(struct super_block *sb, int *retries);
 
 /* balloc.c */
 int rlfs_count_free(struct super_block *sb);
+#define RLFS_ALLOC_RESERVE	(1U << 0)	/* may use s_resv_blocks */
 int rlfs_alloc_blocks(handle_t *handle, struct inode *inode, u64 goal,
-		      u32 *count, u64 *start);
+		      u32 *count, u64 *start, unsigned int flags);
+u64 rlfs_resv_blocks_of(u64 data_blocks);
 int rlfs_free_blocks(handle_t *handle, struct inode *inode, u64 start,
 		     u32 count);
 int rlfs_free_meta_block(handle_t *handle, struct inode *inode, u64 blocknr);
@@ -282,6 +300,7 @@ int rlfs_setattr(struct rlfs_idmap *idmap, struct dentry *dentry,
 int rlfs_getattr(struct rlfs_idmap *idmap, const struct path *path,
 		 struct kstat *stat, u32 request_mask, unsigned int flags);
 int rlfs_truncate(struct inode *inode, loff_t size);
+int rlfs_prepare_grow(struct inode *inode);
 struct inode *rlfs_alloc_inode(struct super_block *sb);
 void rlfs_free_inode(struct inode *inode);
 int rlfs_init_inodecache(void);
@@ -302,8 +321,9 @@ int rlfs_extent_insert(handle_t *handle, struct inode *inode,
 		       u32 lblk, u64 pblk, u32 len);
 int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
 		      u32 len, u32 *removed);
-int rlfs_extent_move(handle_t *handle, struct inode *inode, u32 lblk,
-		     u32 len, u64 new_pblk, u64 *old_pblk);
+int rlfs_extent_reserve(handle_t *handle, struct inode *inode, u32 lblk);
+int rlfs_extent_replace(handle_t *handle, struct inode *inode, u32 lblk,
+			u32 len, u64 new_pblk, u64 *old_pblk);
 int rlfs_extent_shift_step(handle_t *handle, struct inode *inode, u32 *cur,
 			   u32 floor, u32 shift, bool left);
 int rlfs_truncate_blocks(struct inode *inode, u32 from_lblk);
@@ -345,6 +365,8 @@ int rlfs_refcount_inc(handle_t *handle, struct super_block *sb, u64 pblk,
 		      u32 len, u32 *done);
 int rlfs_refcount_dec(handle_t *handle, struct inode *inode, u64 pblk,
 		      u32 len, u32 *done);
+int rlfs_refcount_step_len(struct super_block *sb, u64 pblk, u32 len,
+			   u32 *step);
 int rlfs_refcount_init(struct super_block *sb);
 
 /* rctree.c: record storage for refcount.c, s_refcount_sem held. */
@@ -372,7 +394,9 @@ int rlfs_rctree_check_root(struct super_block *sb);
 #define RLFS_COW_CREDITS	(RLFS_BITMAP_CREDITS + 2 * RLFS_TREE_CREDITS + \
 				 RLFS_REFCOUNT_CREDITS + RLFS_INODE_CREDITS + \
 				 RLFS_SB_CREDITS)
-int rlfs_cow_range(handle_t *handle, struct inode *inode, u32 lblk, u32 len);
+#define RLFS_COW_WRITE_THROUGH	(1U << 0)	/* write the copy before mapping it */
+int rlfs_cow_range(handle_t *handle, struct inode *inode, u32 lblk, u32 len,
+		   unsigned int flags);
 int rlfs_cow_overwrite_begin(handle_t *handle, struct inode *inode,
 			     struct folio *folio, u64 *new);
 int rlfs_cow_overwrite_end(handle_t *handle, struct inode *inode,

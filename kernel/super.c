@@ -467,7 +467,9 @@ static int rlfs_statfs(struct dentry *dentry, struct kstatfs *buf)
 	buf->f_frsize = RLFS_BLOCK_SIZE;
 	buf->f_blocks = sbi->s_blocks - sbi->s_data_start;
 	buf->f_bfree = percpu_counter_sum_positive(&sbi->s_free_blocks);
-	buf->f_bavail = buf->f_bfree;
+	/* The reserved pool is free but not available to users. */
+	buf->f_bavail = buf->f_bfree > sbi->s_resv_blocks ?
+			buf->f_bfree - sbi->s_resv_blocks : 0;
 	buf->f_files = sbi->s_inodes - 1;
 	buf->f_ffree = percpu_counter_sum_positive(&sbi->s_free_inodes);
 	buf->f_namelen = RLFS_NAME_LEN;
@@ -746,6 +748,8 @@ static int rlfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	}
 	sbi->s_block_cursor = sbi->s_data_start;
 	sbi->s_inode_cursor = RLFS_FIRST_INO;
+	sbi->s_resv_blocks = rlfs_resv_blocks_of(sbi->s_blocks -
+						 sbi->s_data_start);
 
 	err = percpu_counter_init(&sbi->s_free_blocks, 0, GFP_KERNEL);
 	if (err)

@@ -230,7 +230,7 @@ static int __rlfs_xattr_set(handle_t *handle, struct inode *inode, int index,
 		u32 count = 1;
 		u64 blk;
 
-		err = rlfs_alloc_blocks(handle, inode, 0, &count, &blk);
+		err = rlfs_alloc_blocks(handle, inode, 0, &count, &blk, 0);
 		if (err)
 			goto out;
 		bh = rlfs_new_meta(handle, sb, blk, RLFS_XATTR_MAGIC,
