@@ -9,11 +9,9 @@
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
 
-# Every installed kernel that has both headers and an image, oldest first.
-KVERS ?= $(shell for d in /lib/modules/*/build; do \
-		v=$$(basename "$$(dirname "$$d")"); \
-		[ -e "$$d/Makefile" ] && [ -e "/boot/vmlinuz-$$v" ] && echo "$$v"; \
-	done | sort -V)
+# Every installed kernel that has both headers and an image, oldest first
+# (scripts/kernels is the one place that knows).
+KVERS ?= $(shell $(TOP)/scripts/kernels)
 KVERS := $(KVERS)
 
 ifneq ($(KVER),)

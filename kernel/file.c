@@ -28,8 +28,12 @@
 #include <linux/writeback.h>
 #include "reflinkfs.h"
 
-/* Blocks fallocate allocates (and zeroes) per transaction: 32 MiB. */
-#define RLFS_FALLOC_CHUNK	8192U
+/*
+ * Blocks fallocate allocates and zeroes per transaction: 1 MiB.  The
+ * zeroing runs with the handle open (and i_map_sem held), so it must be
+ * short: a commit waits for it.
+ */
+#define RLFS_FALLOC_CHUNK	256U
 
 static int __rlfs_get_block(struct inode *inode, sector_t iblock,
 			    struct buffer_head *bh, handle_t *handle,
@@ -763,7 +767,7 @@ static long rlfs_fallocate(struct file *file, int mode, loff_t offset,
 	/* Past EOF: a failed truncate's blocks go, the tail reads zero. */
 	if (!(mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)) &&
 	    offset + len > i_size_read(inode)) {
-		err = rlfs_prepare_grow(inode);
+		err = rlfs_prepare_grow(inode, LLONG_MAX);
 		if (err)
 			goto out;
 	}
@@ -888,7 +892,7 @@ static ssize_t rlfs_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		if (iocb->ki_flags & IOCB_NOWAIT) {
 			ret = -EAGAIN;
 		} else {
-			err = rlfs_prepare_grow(inode);
+			err = rlfs_prepare_grow(inode, iocb->ki_pos);
 			if (err)
 				ret = err;
 		}

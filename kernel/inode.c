@@ -589,26 +589,28 @@ static int rlfs_finish_truncate(struct inode *inode)
 /**
  * rlfs_prepare_grow - make what lies past EOF read as zeroes
  * @inode: regular file, i_rwsem held, no handle
+ * @from: the first byte the caller writes itself (a write's or a
+ *	clone's start), LLONG_MAX when it writes nothing (truncate,
+ *	fallocate)
  *
  * Before i_size grows (truncate up, a write or fallocate past EOF, a
- * clone that extends the file): the bytes of the last block past EOF may
- * hold what was written through mmap (writeback zeroes them on disk
- * only), so they are zeroed in the page cache, as xfs_zero_range() and
- * ext4 do; and blocks a failed truncate left mapped past EOF are
- * unmapped.  Returns 0 or -errno.
+ * clone that extends the file): the bytes of the last block past EOF,
+ * up to @from, may hold what was written through mmap (writeback zeroes
+ * them on disk only), so they are zeroed in the page cache, as
+ * xfs_zero_range() and ext4 do; and blocks a failed truncate left mapped
+ * past EOF are unmapped.  An append at EOF zeroes nothing.  Returns 0 or
+ * -errno.
  */
-int rlfs_prepare_grow(struct inode *inode)
+int rlfs_prepare_grow(struct inode *inode, loff_t from)
 {
 	loff_t size = i_size_read(inode);
+	loff_t end = min_t(loff_t, from, round_up(size, RLFS_BLOCK_SIZE));
 	int err;
 
 	err = rlfs_finish_truncate(inode);
-	if (err)
+	if (err || end <= size)
 		return err;
-	if (!(size & (RLFS_BLOCK_SIZE - 1)))
-		return 0;
-	return rlfs_zero_partial(inode, size,
-				 round_up(size, RLFS_BLOCK_SIZE) - size);
+	return rlfs_zero_partial(inode, size, end - size);
 }
 
 int rlfs_truncate(struct inode *inode, loff_t size)
@@ -624,7 +626,7 @@ int rlfs_truncate(struct inode *inode, loff_t size)
 		return 0;
 
 	if (size > oldsize) {
-		err = rlfs_prepare_grow(inode);
+		err = rlfs_prepare_grow(inode, LLONG_MAX);
 		if (err)
 			return err;
 		handle = rlfs_journal_start(sb, RLFS_INODE_CREDITS);

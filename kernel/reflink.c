@@ -609,7 +609,7 @@ loff_t rlfs_remap_file_range(struct file *file_in, loff_t pos_in,
 	blocks = rlfs_blocks_of(pos_in + len) - (pos_in >> RLFS_BLOCK_BITS);
 	/* Growing the destination: what lies past its EOF must read zero. */
 	if (end > i_size_read(dest)) {
-		err = rlfs_prepare_grow(dest);
+		err = rlfs_prepare_grow(dest, pos_out);
 		if (err) {
 			ret = err;
 			goto out_unlock;

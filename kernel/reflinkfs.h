@@ -300,7 +300,7 @@ int rlfs_setattr(struct rlfs_idmap *idmap, struct dentry *dentry,
 int rlfs_getattr(struct rlfs_idmap *idmap, const struct path *path,
 		 struct kstat *stat, u32 request_mask, unsigned int flags);
 int rlfs_truncate(struct inode *inode, loff_t size);
-int rlfs_prepare_grow(struct inode *inode);
+int rlfs_prepare_grow(struct inode *inode, loff_t from);
 struct inode *rlfs_alloc_inode(struct super_block *sb);
 void rlfs_free_inode(struct inode *inode);
 int rlfs_init_inodecache(void);
