@@ -637,8 +637,8 @@ out_unlock:
  * setxattr(2) by the caller could set them: security.* are left to the
  * LSM, which labelled the new inode as any new file (rlfs_init_security()
  * after the create hooks), and trusted.* need CAP_SYS_ADMIN (skipped
- * without it).  user.* and POSIX ACLs belong to the owner, whom the
- * caller is or may make (rlfs_reflink_may_preserve()).
+ * without it).  user.* belong to the owner, whom the caller is or may
+ * make (rlfs_reflink_may_preserve()).
  */
 static int rlfs_reflink_xattrs(struct dentry *src_dentry, struct inode *src,
 			       struct rlfs_idmap *idmap, struct dentry *dentry,
@@ -795,8 +795,8 @@ static umode_t rlfs_reflink_preserve_mode(struct rlfs_idmap *idmap,
  *
  * Creation follows what mknod(2) checks and notifies (write and search
  * permission on the directory, the LSM's path and inode create hooks,
- * fsnotify), and the source what FICLONE checks (same mount, not a swap
- * file).  See Documentation/filesystems/reflinkfs-abi.rst.  Returns 0 or
+ * fsnotify); like link(2), source and directory must be on one mount,
+ * and an active swap file cannot be the source.  See Documentation/filesystems/reflinkfs-abi.rst.  Returns 0 or
  * -errno.
  */
 long rlfs_ioctl_reflink(struct file *file, void __user *argp)
