@@ -135,12 +135,20 @@ int rlfs_count_free(struct super_block *sb)
 	return 0;
 }
 
+/* Is @nr in use in one of jbd2's older copies of the bitmap? */
+static bool rlfs_busy(const u8 *committed, const u8 *frozen, u32 nr)
+{
+	return (committed && test_bit_le(nr, committed)) ||
+	       (frozen && test_bit_le(nr, frozen));
+}
+
 /*
- * Scan [lo, hi) for the first item clear in bits and, if there is one, in
- * committed; extend the run up to *want.  Returns the bit or -1.
+ * Scan [lo, hi) for the first item clear in bits and in the older copies
+ * (either may be NULL); extend the run up to *want.  Returns the bit or
+ * -1.
  */
-static long rlfs_scan_run(const u8 *bits, const u8 *committed, u32 lo,
-			  u32 hi, u32 *want)
+static long rlfs_scan_run(const u8 *bits, const u8 *committed,
+			  const u8 *frozen, u32 lo, u32 hi, u32 *want)
 {
 	u32 nr = lo, len;
 
@@ -148,13 +156,13 @@ static long rlfs_scan_run(const u8 *bits, const u8 *committed, u32 lo,
 		nr = find_next_zero_bit_le(bits, hi, nr);
 		if (nr >= hi)
 			break;
-		if (committed && test_bit_le(nr, committed)) {
+		if (rlfs_busy(committed, frozen, nr)) {
 			nr++;
 			continue;
 		}
 		for (len = 1; len < *want && nr + len < hi; len++) {
 			if (test_bit_le(nr + len, bits) ||
-			    (committed && test_bit_le(nr + len, committed)))
+			    rlfs_busy(committed, frozen, nr + len))
 				break;
 		}
 		*want = len;
@@ -166,24 +174,33 @@ static long rlfs_scan_run(const u8 *bits, const u8 *committed, u32 lo,
 /*
  * Find up to *want allocatable items in one bitmap block, in [lo, hi)
  * (bit numbers within the block).  An item is allocatable when clear in
- * the bitmap and in jbd2's last committed copy of it (kept since a free
- * took undo access, as OCFS2's ocfs2_test_bg_bit_allocatable).  Returns
- * the first bit found or -1; *want is set to the run length.
+ * the bitmap, in jbd2's undo copy (b_committed_data, kept since a free
+ * took undo access, as OCFS2's ocfs2_test_bg_bit_allocatable) and in
+ * the copy the committing transaction writes (b_frozen_data).  The undo
+ * copy alone is not enough: while a transaction commits, its undo copy
+ * predates its own allocations, so an item it allocated and the running
+ * transaction freed would look free in both, and be reused before
+ * either free or allocation is on disk (jbd2 then aborts on a metadata
+ * block still owned by the committing transaction).  Returns the first
+ * bit found or -1; *want is set to the run length.
  */
 static long rlfs_find_run(struct buffer_head *bh, u32 lo, u32 hi, u32 *want)
 {
 	struct journal_head *jh;
-	const u8 *committed = NULL;
+	const u8 *committed = NULL, *frozen = NULL;
 	long found;
 
 	jh = jbd2_journal_grab_journal_head(bh);
 	if (!jh)
-		return rlfs_scan_run(rlfs_bits(bh), NULL, lo, hi, want);
+		return rlfs_scan_run(rlfs_bits(bh), NULL, NULL, lo, hi, want);
 	spin_lock(&jh->b_state_lock);
 	if (jh->b_committed_data)
 		committed = ((struct rlfs_bitmap_block *)
 			     jh->b_committed_data)->bb_bits;
-	found = rlfs_scan_run(rlfs_bits(bh), committed, lo, hi, want);
+	if (jh->b_frozen_data)
+		frozen = ((struct rlfs_bitmap_block *)
+			  jh->b_frozen_data)->bb_bits;
+	found = rlfs_scan_run(rlfs_bits(bh), committed, frozen, lo, hi, want);
 	spin_unlock(&jh->b_state_lock);
 	jbd2_journal_put_journal_head(jh);
 	return found;
