@@ -55,8 +55,8 @@
  * fails the step before the map changes.  Copy on write and remapping
  * over mapped data rewrite mappings in place (rlfs_extent_reserve(),
  * then rlfs_extent_replace(), which allocates nothing); collapse and
- * insert move them (rlfs_extent_shift_step()).  Freed tree, directory and symlink
- * blocks go through rlfs_free_meta_block(), which revokes them and drops
+ * insert move them in place (rlfs_extent_shift_step()).  Freed tree,
+ * directory and symlink blocks go through rlfs_free_meta_block(), which revokes them and drops
  * their cached buffer from the journal.
  *
  * Locking and journaling: i_map_sem protects the whole tree; readers take
@@ -1107,21 +1107,92 @@ static int rlfs_extent_prev(struct inode *inode, u32 lblk,
 }
 
 /**
- * rlfs_extent_shift_step - move one extent piece (collapse / insert range)
+ * rlfs_extent_split - cut the extent that holds @lblk in two at @lblk
+ * @handle: running handle with RLFS_TREE_CREDITS
+ * @inode: regular file; i_map_sem must NOT be held
+ * @lblk: logical block
+ *
+ * Nothing to do when @lblk is in a hole or starts an extent.  The only
+ * allocation is the room for the second entry, before the map changes.
+ * Returns 0 or -errno (-ENOSPC: the map is unchanged).
+ */
+int rlfs_extent_split(handle_t *handle, struct inode *inode, u32 lblk)
+{
+	struct rlfs_inode_info *ei = RLFS_I(inode);
+	struct rlfs_ext_rec rec;
+	unsigned int nofs;
+	u64 old;
+	int ret;
+
+	down_write(&ei->i_map_sem);
+	nofs = memalloc_nofs_save();
+	ret = rlfs_extent_lookup(inode, lblk, &rec);
+	if (ret > 0 && rec.lblk < lblk) {
+		ret = rlfs_extent_reserve(handle, inode, lblk);
+		if (!ret)
+			ret = rlfs_extent_replace(handle, inode, lblk,
+						  rec.lblk + rec.len - lblk,
+						  rec.pblk + (lblk - rec.lblk),
+						  &old);
+	}
+	memalloc_nofs_restore(nofs);
+	up_write(&ei->i_map_sem);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * Move the extent that starts at @lblk to start at @to, in place in its
+ * leaf (i_map_sem held for writing).  The caller guarantees the order:
+ * [@to, @to + len) lies between the extent's neighbours.  The leaf's
+ * key follows (rlfs_fix_keys()); nothing is allocated.
+ */
+static int rlfs_extent_set_lblk(handle_t *handle, struct inode *inode,
+				u32 lblk, u32 to)
+{
+	struct rlfs_bt_level *leaf;
+	struct rlfs_bt_path path;
+	int err;
+
+	err = rlfs_find_path(inode, lblk, &path);
+	if (err)
+		return err;
+	leaf = &path.lv[path.depth];
+	if (leaf->pos < 0 || rlfs_key(leaf->eh, leaf->pos) != lblk) {
+		rlfs_corrupt(inode->i_sb, "inode %lu: no extent starts at %u",
+			     inode->i_ino, lblk);
+		err = -EFSCORRUPTED;
+		goto out;
+	}
+	err = rlfs_node_access(handle, inode, leaf);
+	if (err)
+		goto out;
+	rlfs_ext(leaf->eh, leaf->pos)->e_lblk = cpu_to_le32(to);
+	err = rlfs_node_dirty(handle, inode, leaf);
+	if (!err && leaf->pos == 0)
+		err = rlfs_fix_keys(handle, inode, &path, path.depth);
+out:
+	rlfs_bt_path_release(&path);
+	return err;
+}
+
+/**
+ * rlfs_extent_shift_step - move one extent (collapse / insert range)
  * @handle: running handle with 2 * RLFS_TREE_CREDITS + RLFS_INODE_CREDITS
  * @inode: regular file; i_map_sem must NOT be held
  * @cur: in/out: scan position, see below
- * @floor: insert: the insert offset (blocks below it never move)
+ * @floor: insert: the insert offset (blocks below it never move); the
+ *	caller cut the extent holding it there (rlfs_extent_split())
  * @shift: blocks to move by
  * @left: true to collapse (move left), false to insert (move right)
  *
  * Collapse: the first extent starting at or after *cur moves left by
- * @shift (at most RLFS_MAX_STEP_BLOCKS of its head), the caller having
- * made [*cur - shift, *cur) a hole; *cur becomes the end of the moved
- * piece.  Insert: start with *cur = RLFS_LBLK_LIMIT; the tail of the last
- * extent starting before *cur, from max(start, @floor) on, moves right;
- * *cur becomes the piece's old start.  The mapping moves, the blocks and
- * their reference counts do not.  Returns 1 when a piece moved, 0 when
+ * @shift, the caller having made [*cur - shift, *cur) a hole; *cur
+ * becomes the end of its old place.  Insert: start with *cur =
+ * RLFS_LBLK_LIMIT; the last extent starting before *cur, and at or after
+ * @floor, moves right; *cur becomes its old start.  Extents move whole
+ * and in place (their order does not change), so a step allocates
+ * nothing and cannot fail for lack of space; the blocks and their
+ * reference counts do not move.  Returns 1 when an extent moved, 0 when
  * nothing is left to move, or -errno (-EFBIG: past the largest file).
  */
 int rlfs_extent_shift_step(handle_t *handle, struct inode *inode, u32 *cur,
@@ -1130,7 +1201,7 @@ int rlfs_extent_shift_step(handle_t *handle, struct inode *inode, u32 *cur,
 	struct rlfs_inode_info *ei = RLFS_I(inode);
 	struct rlfs_ext_rec rec;
 	unsigned int nofs;
-	u32 found, ps, pe, removed;
+	u32 found;
 	int ret;
 
 	if (left) {
@@ -1149,8 +1220,11 @@ int rlfs_extent_shift_step(handle_t *handle, struct inode *inode, u32 *cur,
 			ret = -EFSCORRUPTED;
 		if (ret < 0)
 			goto out;
-		ps = rec.lblk;
-		pe = ps + min_t(u32, rec.len, RLFS_MAX_STEP_BLOCKS);
+		ret = rlfs_extent_set_lblk(handle, inode, rec.lblk,
+					   rec.lblk - shift);
+		if (ret)
+			goto out;
+		*cur = rec.lblk + rec.len;
 	} else {
 		if (*cur <= floor) {
 			ret = 0;
@@ -1159,37 +1233,26 @@ int rlfs_extent_shift_step(handle_t *handle, struct inode *inode, u32 *cur,
 		ret = rlfs_extent_prev(inode, *cur - 1, &rec);
 		if (ret <= 0)
 			goto out;
-		pe = rec.lblk + rec.len;
-		if (pe <= floor) {
+		if (rec.lblk + rec.len <= floor) {
 			ret = 0;
 			goto out;
 		}
-		if ((u64)pe + shift > RLFS_LBLK_LIMIT) {
+		if (rec.lblk < floor) {
+			rlfs_corrupt(inode->i_sb, "inode %lu: extent at %u crosses the insert offset %u",
+				     inode->i_ino, rec.lblk, floor);
+			ret = -EFSCORRUPTED;
+			goto out;
+		}
+		if ((u64)rec.lblk + rec.len + shift > RLFS_LBLK_LIMIT) {
 			ret = -EFBIG;
 			goto out;
 		}
-		ps = max3(rec.lblk, floor, pe - min_t(u32, rec.len,
-						      RLFS_MAX_STEP_BLOCKS));
+		ret = rlfs_extent_set_lblk(handle, inode, rec.lblk,
+					   rec.lblk + shift);
+		if (ret)
+			goto out;
+		*cur = rec.lblk;
 	}
-	ret = rlfs_remove_step(handle, inode, ps, pe - ps, &removed, false);
-	if (ret)
-		goto out;
-	if (removed != pe - ps) {
-		rlfs_corrupt(inode->i_sb, "inode %lu: partial shift at %u",
-			     inode->i_ino, ps);
-		ret = -EFSCORRUPTED;
-		goto out;
-	}
-	ret = rlfs_extent_insert(handle, inode, left ? ps - shift : ps + shift,
-				 rec.pblk + (ps - rec.lblk), pe - ps);
-	if (ret) {
-		if (rlfs_extent_insert(handle, inode, ps,
-				       rec.pblk + (ps - rec.lblk), pe - ps))
-			rlfs_corrupt(inode->i_sb, "inode %lu: lost the mapping of %u",
-				     inode->i_ino, ps);
-		goto out;
-	}
-	*cur = left ? pe : ps;
 	ret = 1;
 out:
 	memalloc_nofs_restore(nofs);

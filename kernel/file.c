@@ -702,10 +702,24 @@ static int rlfs_shift_range(struct inode *inode, loff_t offset, loff_t len,
 	if (ret)
 		return ret;
 	truncate_pagecache(inode, offset);
+	/*
+	 * Steps move whole extents in place and allocate nothing; what may
+	 * need space comes first: the punch of a collapse (a freeing
+	 * operation, it may use the reserved pool), the cut of an insert.
+	 */
 	if (collapse) {
 		ret = rlfs_punch_blocks(inode, first, shift);
 		if (ret)
 			return ret;
+	} else {
+		handle = rlfs_journal_start(sb, RLFS_TREE_CREDITS +
+					    RLFS_INODE_CREDITS);
+		if (IS_ERR(handle))
+			return PTR_ERR(handle);
+		ret = rlfs_extent_split(handle, inode, first);
+		err = rlfs_journal_stop(handle);
+		if (ret || err)
+			return ret ? ret : err;
 	}
 	cur = collapse ? first + shift : U32_MAX;
 	do {

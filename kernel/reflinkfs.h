@@ -324,6 +324,7 @@ int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
 int rlfs_extent_reserve(handle_t *handle, struct inode *inode, u32 lblk);
 int rlfs_extent_replace(handle_t *handle, struct inode *inode, u32 lblk,
 			u32 len, u64 new_pblk, u64 *old_pblk);
+int rlfs_extent_split(handle_t *handle, struct inode *inode, u32 lblk);
 int rlfs_extent_shift_step(handle_t *handle, struct inode *inode, u32 *cur,
 			   u32 floor, u32 shift, bool left);
 int rlfs_truncate_blocks(struct inode *inode, u32 from_lblk);

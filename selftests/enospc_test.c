@@ -51,6 +51,12 @@
  *                        copy-on-write overwrite and unlink at exactly N
  *                        free blocks; fsck after every round; at the
  *                        largest N everything succeeds.
+ *  collapse_full,        FALLOC_FL_COLLAPSE_RANGE of one block of a
+ *  collapse_full_long_pieces  fragmented shared file at 0 free (at a leaf
+ *                        boundary, in a long extent): every later block
+ *                        moves, or ENOSPC and nothing changed.
+ *  insert_full           FALLOC_FL_INSERT_RANGE in the middle of an extent
+ *                        in a full leaf at 0 free: the same rule.
  *
  * Environment: see rlfs_util.h.
  */
@@ -1494,5 +1500,97 @@ TEST_F_TIMEOUT(enospc, enospc_every_point, T_LONG)
 	}
 	ep_free(&e);
 }
+
+/* ---- collapse and insert range at 0 free ------------------------------ */
+
+/* @old with block @first removed (collapse) or a hole inserted there. */
+static void shifted(struct fstate *dst, const struct fstate *old, size_t first,
+		    size_t shift, bool collapse)
+{
+	size_t b;
+
+	fstate_copy(dst, old);
+	if (collapse) {
+		for (b = first; b + shift < old->nblk; b++)
+			dst->h[b] = old->h[b + shift];
+		fstate_resize(dst, old->size - shift * BS);
+	} else {
+		fstate_resize(dst, old->size + shift * BS);
+		for (b = dst->nblk - 1; b >= first + shift; b--)
+			dst->h[b] = old->h[b - shift];
+		for (b = first; b < first + shift; b++)
+			dst->h[b] = zero_hash();
+	}
+}
+
+/* F: 1200 extents interleaved with G, shared with its clone F2. */
+static void frag_shared(struct __test_metadata *_metadata, bool long_pieces)
+{
+	const char *const names[] = { "F", "G" };
+	const uint32_t seeds[] = { 1, 2 };
+
+	ASSERT_EQ(0, write_interleaved(names, seeds, 2, 1200, long_pieces));
+	ASSERT_EQ(0, clone_file("F", "F2"));
+}
+
+/*
+ * Collapse or insert one block at @first of a fragmented shared file at
+ * 0 free blocks: success with every later block moved, or ENOSPC with
+ * nothing changed (the old code lost a mapping, or shifted part of the
+ * file, when a moved extent needed a new leaf); F2 never changes.
+ */
+static void shift_test(struct __test_metadata *_metadata, struct rlfs_fs *fs,
+		       struct filler *fl, bool collapse, bool long_pieces,
+		       size_t first)
+{
+	struct fstate f = { 0 }, want = { 0 }, f2 = { 0 }, got = { 0 };
+	int fd, ret;
+
+	frag_shared(_metadata, long_pieces);
+	GET_STATE("F", &f);
+	GET_STATE("F2", &f2);
+	shifted(&want, &f, first, 1, collapse);
+	FILL_TO(fl, 0);
+	fd = open("F", O_RDWR);
+	ASSERT_LE(0, fd);
+	ret = fallocate(fd, collapse ? FALLOC_FL_COLLAPSE_RANGE :
+			FALLOC_FL_INSERT_RANGE, first * BS, BS) ? -errno : 0;
+	close(fd);
+	TH_LOG("%s of block %zu at 0 free: %s", collapse ? "collapse" : "insert",
+	       first, errname(-ret));
+	if (ret) {
+		EXPECT_EQ(-ENOSPC, ret);
+		EXPECT_HOLDS("F", &f);
+	} else {
+		EXPECT_STATE("F", &want);
+	}
+	EXPECT_HOLDS("F2", &f2);
+	fstate_get("F", &got);
+	RLFS_REMOUNT(fs);
+	EXPECT_HOLDS("F", &got);
+	EXPECT_HOLDS("F2", &f2);
+	fstate_put(&f);
+	fstate_put(&want);
+	fstate_put(&f2);
+	fstate_put(&got);
+}
+
+TEST_F_TIMEOUT(enospc, collapse_full, T_LONG)
+{
+	shift_test(_metadata, &self->fs, &self->fl, true, false, 252);
+}
+
+TEST_F_TIMEOUT(enospc, collapse_full_long_pieces, T_LONG)
+{
+	shift_test(_metadata, &self->fs, &self->fl, true, true,
+		   piece_start(100, true) + 1);
+}
+
+TEST_F_TIMEOUT(enospc, insert_full, T_LONG)
+{
+	/* in the middle of a 3-block piece in leaf 0 */
+	shift_test(_metadata, &self->fs, &self->fl, false, true, piece_start(8, true) + 1);
+}
+
 
 TEST_HARNESS_MAIN
