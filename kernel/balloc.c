@@ -282,6 +282,31 @@ static int rlfs_bitmap_alloc(handle_t *handle, struct super_block *sb,
 }
 
 /*
+ * Items [bit, bit + n) of @bh are being freed: set them in jbd2's undo
+ * copy, as ext3 did.  The copy may be the committing transaction's,
+ * taken before that transaction allocated them: without this they would
+ * look free in it, and be reused before this free is on disk (a crash
+ * would then leave them in two owners).  The undo access forced a frozen
+ * copy of the committing transaction's bitmap, which becomes the undo
+ * copy when that commit ends and has them set too.
+ */
+static void rlfs_keep_busy(struct buffer_head *bh, u32 bit, u32 n)
+{
+	struct journal_head *jh = bh2jh(bh);
+	u32 i;
+
+	spin_lock(&jh->b_state_lock);
+	if (!WARN_ON_ONCE(!jh->b_committed_data)) {
+		u8 *committed = ((struct rlfs_bitmap_block *)
+				 jh->b_committed_data)->bb_bits;
+
+		for (i = 0; i < n; i++)
+			__set_bit_le(bit + i, committed);
+	}
+	spin_unlock(&jh->b_state_lock);
+}
+
+/*
  * Free [start, start + count): every item must be in the allocatable area
  * and in use, else nothing changes.  The range may span bitmap blocks.
  * Called with s_alloc_lock held.
@@ -346,6 +371,7 @@ static int rlfs_bitmap_free(handle_t *handle, struct super_block *sb,
 				brelse(bh);
 				return err;
 			}
+			rlfs_keep_busy(bh, bit, n);
 			for (i = 0; i < n; i++)
 				__clear_bit_le(bit + i, rlfs_bits(bh));
 			err = rlfs_journal_dirty_meta(handle, bh);
