@@ -543,27 +543,6 @@ static int fill_to(struct filler *fl, long long want)
 
 /* ---- files ---------------------------------------------------------------- */
 
-/* FICLONE @src onto a new (truncated) @dst: 0 or -errno. */
-static int clone_file(const char *src, const char *dst)
-{
-	int s = open(src, O_RDONLY);
-	int d, ret = 0;
-
-	if (s < 0)
-		return -errno;
-	d = open(dst, O_CREAT | O_TRUNC | O_WRONLY, 0644);
-	if (d < 0) {
-		ret = -errno;
-		close(s);
-		return ret;
-	}
-	if (ioctl(d, FICLONE, s))
-		ret = -errno;
-	close(s);
-	close(d);
-	return ret;
-}
-
 /* FICLONERANGE of blocks [sblk, sblk + n) of @sfd to @dblk of @dfd. */
 static int clone_range(int sfd, uint64_t sblk, int dfd, uint64_t dblk,
 		       uint64_t n)
@@ -885,8 +864,8 @@ static void build_merged(struct __test_metadata *_metadata)
 	unsigned int k;
 	int fb, fc;
 
-	ASSERT_EQ(0, clone_file("A", "B"));
-	ASSERT_EQ(0, clone_file("A", "C"));
+	ASSERT_EQ(0, rlfs_clone_file("A", "B"));
+	ASSERT_EQ(0, rlfs_clone_file("A", "C"));
 	fb = open("B", O_RDWR);
 	fc = open("C", O_RDWR);
 	ASSERT_LE(0, fb);
@@ -913,8 +892,8 @@ static void build_steps(struct __test_metadata *_metadata)
 	unsigned int j;
 	int fa, fd;
 
-	ASSERT_EQ(0, clone_file("A", "B"));
-	ASSERT_EQ(0, clone_file("A", "C"));
+	ASSERT_EQ(0, rlfs_clone_file("A", "B"));
+	ASSERT_EQ(0, rlfs_clone_file("A", "C"));
 	fa = open("A", O_RDONLY);
 	fd = open("D", O_CREAT | O_RDWR, 0644);
 	ASSERT_LE(0, fa);
@@ -1182,7 +1161,7 @@ static void ep_setup(struct __test_metadata *_metadata, struct ep_round *e,
 	ASSERT_EQ(0, write_interleaved(names, seeds, 4, EP_PIECES, true));
 	for (i = 1; i <= 5; i++) {
 		snprintf(t, sizeof(t), "t%d", i);
-		ASSERT_EQ(0, clone_file("s", t));
+		ASSERT_EQ(0, rlfs_clone_file("s", t));
 	}
 	fd = open("c", O_CREAT | O_TRUNC | O_WRONLY, 0644);
 	ASSERT_LE(0, fd);
@@ -1530,7 +1509,7 @@ static void frag_shared(struct __test_metadata *_metadata, bool long_pieces)
 	const uint32_t seeds[] = { 1, 2 };
 
 	ASSERT_EQ(0, write_interleaved(names, seeds, 2, 1200, long_pieces));
-	ASSERT_EQ(0, clone_file("F", "F2"));
+	ASSERT_EQ(0, rlfs_clone_file("F", "F2"));
 }
 
 /*

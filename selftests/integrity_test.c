@@ -136,27 +136,6 @@ static bool has_marker(const void *blk)
 	return false;
 }
 
-/* FICLONE @src onto @dst (created or truncated): 0 or -errno. */
-static int clone_file(const char *src, const char *dst)
-{
-	int s = open(src, O_RDONLY);
-	int d, ret = 0;
-
-	if (s < 0)
-		return -errno;
-	d = open(dst, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-	if (d < 0) {
-		ret = -errno;
-		close(s);
-		return ret;
-	}
-	if (ioctl(d, FICLONE, s))
-		ret = -errno;
-	close(s);
-	close(d);
-	return ret;
-}
-
 static int reflink_ioctl(int srcfd, const char *name)
 {
 	struct reflinkfs_reflink_args arg = {
@@ -251,7 +230,7 @@ TEST_F_TIMEOUT(integrity, cow_overwrite_zero_copy, T_RACE)
 	end = now() + RACE_SECS;
 	while (!bad && !err && now() < end) {
 		/* A fresh clone whose pages are all cached and uptodate. */
-		ASSERT_EQ(0, clone_file("a", "b"));
+		ASSERT_EQ(0, rlfs_clone_file("a", "b"));
 		fd = open("b", O_RDWR);
 		ASSERT_LE(0, fd);
 		ASSERT_EQ((ssize_t)(COW_BLOCKS * BS),
@@ -550,7 +529,7 @@ TEST_F_TIMEOUT(integrity, swap, T_SHORT)
 
 	/* Shared extents: neither the clone nor its source. */
 	ASSERT_EQ(0, make_swapfile("swap", SWAP_PAGES, -1));
-	ASSERT_EQ(0, clone_file("swap", "swap.clone"));
+	ASSERT_EQ(0, rlfs_clone_file("swap", "swap.clone"));
 	r = try_swapon("swap.clone");
 	EXPECT_EQ(-EINVAL, r) {
 		TH_LOG("swapon of a clone: %s", strerror(-r));
@@ -852,7 +831,7 @@ TEST_F_TIMEOUT(integrity, truncate_shared_tail, T_RACE)
 	ASSERT_EQ(0, pthread_create(&thr, NULL, load_loop, &l));
 	end = now() + RACE_SECS;
 	for (i = 0; i < TR_ROUNDS && !err && !bad && now() < end; i++) {
-		err = -clone_file("a", "c");
+		err = -rlfs_clone_file("a", "c");
 		fd = err ? -1 : open("c", O_RDWR);
 		if (fd < 0) {
 			err = err ? err : errno;

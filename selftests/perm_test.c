@@ -167,32 +167,6 @@ static bool exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
-/* FS_IOC_GETFLAGS of @path, or ~0 when it cannot be read. */
-static unsigned int iflags(const char *path)
-{
-	unsigned int fl = ~0U;
-	int fd = open(path, O_RDONLY);
-
-	if (fd >= 0) {
-		if (ioctl(fd, FS_IOC_GETFLAGS, &fl))
-			fl = ~0U;
-		close(fd);
-	}
-	return fl;
-}
-
-static int set_iflags(const char *path, unsigned int fl)
-{
-	int fd = open(path, O_RDONLY);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = ioctl(fd, FS_IOC_SETFLAGS, &fl) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
 /* Free inodes of the filesystem in the current directory, or -1. */
 static long long free_inodes(void)
 {
@@ -300,7 +274,7 @@ TEST_F_TIMEOUT(perm, preserve_setgid, T_PERM)
 	ASSERT_EQ(0, rlfs_make_file("src", len, 1, true));
 	ASSERT_EQ(0, chown("src", 1000, 0));
 	ASSERT_EQ(0, chmod("src", 02755));
-	ASSERT_EQ(0, set_iflags("src", FS_IMMUTABLE_FL));
+	ASSERT_EQ(0, rlfs_set_iflags("src", FS_IMMUTABLE_FL));
 	ASSERT_EQ(0, rlfs_make_file("nosgid", BS, 1, true));
 	ASSERT_EQ(0, chown("nosgid", 1000, 0));
 	ASSERT_EQ(0, mkdir("d", 0777));
@@ -319,7 +293,7 @@ TEST_F_TIMEOUT(perm, preserve_setgid, T_PERM)
 	ASSERT_EQ(0, reflink_as(&owner_in_group, -1, "src", O_RDONLY, "d/grp",
 				PRESERVE));
 	EXPECT_STAT("d/grp", 1000, 0, 02755);
-	EXPECT_EQ(0U, iflags("d/grp") & (FS_IMMUTABLE_FL | FS_APPEND_FL));
+	EXPECT_EQ(0U, rlfs_get_iflags("d/grp") & (FS_IMMUTABLE_FL | FS_APPEND_FL));
 	EXPECT_EQ(0, rlfs_verify_file("d/grp", len, 1));
 	/* An ordinary file: writable, and the write stays in the copy. */
 	fd = open("d/grp", O_WRONLY);
@@ -335,7 +309,7 @@ TEST_F_TIMEOUT(perm, preserve_setgid, T_PERM)
 	ASSERT_EQ(0, reflink_as(&chown_no_fsetid, -1, "src", O_RDONLY,
 				"d/cap", PRESERVE));
 	EXPECT_STAT("d/cap", 1000, 0, 0755);
-	EXPECT_EQ(0U, iflags("d/cap") & (FS_IMMUTABLE_FL | FS_APPEND_FL));
+	EXPECT_EQ(0U, rlfs_get_iflags("d/cap") & (FS_IMMUTABLE_FL | FS_APPEND_FL));
 
 	/* Full root keeps it. */
 	fd = open("src", O_RDONLY);
@@ -344,7 +318,7 @@ TEST_F_TIMEOUT(perm, preserve_setgid, T_PERM)
 	EXPECT_STAT("d/root", 1000, 0, 02755);
 	EXPECT_EQ(0, close(fd));
 	EXPECT_EQ(0, rlfs_verify_file("d/root", len, 1));
-	EXPECT_EQ(0, set_iflags("src", 0));
+	EXPECT_EQ(0, rlfs_set_iflags("src", 0));
 }
 
 /* ---- without PRESERVE --------------------------------------------------- */

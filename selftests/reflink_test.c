@@ -141,27 +141,6 @@ static int make_img_file(const char *path, struct img *m, size_t len,
 	return ret;
 }
 
-/* FICLONE @src onto a new (truncated) @dst: 0 or -errno. */
-static int clone_file(const char *src, const char *dst)
-{
-	int s = open(src, O_RDONLY);
-	int d, ret = 0;
-
-	if (s < 0)
-		return -errno;
-	d = open(dst, O_CREAT | O_TRUNC | O_WRONLY, 0644);
-	if (d < 0) {
-		ret = -errno;
-		close(s);
-		return ret;
-	}
-	if (ioctl(d, FICLONE, s))
-		ret = -errno;
-	close(s);
-	close(d);
-	return ret;
-}
-
 static int clone_range(int sfd, uint64_t soff, uint64_t len, int dfd,
 		       uint64_t doff)
 {
@@ -347,7 +326,7 @@ static bool on_reflinkfs(const char *path)
 	const char *__req = getenv("RLFS_REQUIRE_REFLINK");		\
 									\
 	ASSERT_EQ(0, rlfs_make_file(".probe", 2 * BS, 7, true));	\
-	__r = clone_file(".probe", ".probe2");				\
+	__r = rlfs_clone_file(".probe", ".probe2");				\
 	if ((__r == -EOPNOTSUPP || __r == -ENOTTY) &&			\
 	    !(__req && !strcmp(__req, "1"))) {				\
 		unlink(".probe");					\
@@ -393,7 +372,7 @@ TEST_F_TIMEOUT(reflink, clone_cow_buffered, T_SHORT)
 
 	ASSERT_EQ(0, img_init(&h2));
 	ASSERT_EQ(0, make_img_file("a", a, 16 * BS, 1));
-	ASSERT_EQ(0, clone_file("a", "b"));
+	ASSERT_EQ(0, rlfs_clone_file("a", "b"));
 	img_copy(b, a);
 	EXPECT_DATA("b", b);
 	EXPECT_MAP("a", rep(16, 's'));
@@ -441,7 +420,7 @@ TEST_F_TIMEOUT(reflink, clone_cow_buffered, T_SHORT)
 	ASSERT_EQ(0, wr(fd, h, 0, 4 * BS, 10));
 	ASSERT_EQ(0, wr(fd, h, 8 * BS, 4 * BS, 11));
 	close(fd);
-	ASSERT_EQ(0, clone_file("h", "h2"));
+	ASSERT_EQ(0, rlfs_clone_file("h", "h2"));
 	img_copy(&h2, h);
 	EXPECT_MAP("h", "ssss....ssss");
 	EXPECT_MAP("h2", "ssss....ssss");
@@ -487,7 +466,7 @@ TEST_F_TIMEOUT(reflink, cow_short_copy, T_SHORT)
 	int fd;
 
 	ASSERT_EQ(0, make_img_file("a", a, 4 * BS, 5));
-	ASSERT_EQ(0, clone_file("a", "b"));
+	ASSERT_EQ(0, rlfs_clone_file("a", "b"));
 	img_copy(b, a);
 	buf = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -610,7 +589,7 @@ TEST_F_TIMEOUT(reflink, clone_unwritten, T_SHORT)
 	a->size = 8 * BS;
 	ASSERT_EQ(0, wr(fa, a, 0, BS, 1));
 	ASSERT_EQ(0, fsync(fa));
-	ASSERT_EQ(0, clone_file("a", "b"));
+	ASSERT_EQ(0, rlfs_clone_file("a", "b"));
 	img_copy(b, a);
 	EXPECT_MAP("b", "ssssssss");
 	fb = open("b", O_RDWR);
@@ -642,7 +621,7 @@ TEST_F_TIMEOUT(reflink, statfs_clone_32m, T_LONG)
 	ASSERT_EQ(0, rlfs_make_file("src", len, 21, true));
 	f1 = rlfs_bfree(".");
 	EXPECT_LE((long long)nb, f0 - f1);
-	ASSERT_EQ(0, clone_file("src", "dst"));
+	ASSERT_EQ(0, rlfs_clone_file("src", "dst"));
 	f2 = rlfs_bfree(".");
 	TH_LOG("free blocks: empty %lld, 32 MiB file %lld, + clone %lld",
 	       f0, f1, f2);
@@ -743,7 +722,7 @@ TEST_F_TIMEOUT(reflink, clone_big_extent, T_LONG)
 	EXPECT_EQ(0U, fa[0].fe_flags & FIEMAP_EXTENT_SHARED);
 
 	f1 = rlfs_bfree(".");
-	ASSERT_EQ(0, clone_file("a", "b"));
+	ASSERT_EQ(0, rlfs_clone_file("a", "b"));
 	f2 = rlfs_bfree(".");
 	TH_LOG("free blocks: empty %lld, file %lld, + clone %lld", f0, f1, f2);
 	/* At most the refcount tree's first block and a directory block. */
@@ -861,7 +840,7 @@ TEST_F_TIMEOUT(reflink, clone_fragmented, T_LONG)
 		want[i] = i & 1 ? '.' : 's';
 	want[nb] = '\0';
 
-	ASSERT_EQ(0, clone_file("a", "b"));
+	ASSERT_EQ(0, rlfs_clone_file("a", "b"));
 	ASSERT_EQ(0, blockmap("b", nb, map));
 	EXPECT_EQ(0, strcmp(map, want));
 	ASSERT_EQ(0, blockmap("a", nb, map));
@@ -893,7 +872,7 @@ TEST_F_TIMEOUT(reflink, cow_mmap, T_SHORT)
 	int fd;
 
 	ASSERT_EQ(0, make_img_file("a", a, 16 * BS, 1));
-	ASSERT_EQ(0, clone_file("a", "b"));
+	ASSERT_EQ(0, rlfs_clone_file("a", "b"));
 	img_copy(b, a);
 
 	fd = open("b", O_RDWR);
@@ -945,7 +924,7 @@ TEST_F_TIMEOUT(reflink, cow_odirect, T_SHORT)
 
 	ASSERT_EQ(0, posix_memalign((void **)&buf, BS, 2 * BS));
 	ASSERT_EQ(0, make_img_file("a", a, 16 * BS, 1));
-	ASSERT_EQ(0, clone_file("a", "b"));
+	ASSERT_EQ(0, rlfs_clone_file("a", "b"));
 	img_copy(b, a);
 	/* cache the clone's pages: the direct write must invalidate them */
 	EXPECT_DATA("b", b);
@@ -993,7 +972,7 @@ TEST_F_TIMEOUT(reflink, cow_odirect, T_SHORT)
 /* a: 16 blocks of seed 1, b its clone; fd of b returned. */
 static int setup_pair(struct img *a, struct img *b)
 {
-	if (make_img_file("a", a, 16 * BS, 1) || clone_file("a", "b"))
+	if (make_img_file("a", a, 16 * BS, 1) || rlfs_clone_file("a", "b"))
 		return -1;
 	img_copy(b, a);
 	return open("b", O_RDWR);
@@ -1377,9 +1356,9 @@ TEST_F_TIMEOUT(reflink, clone_chain, T_SHORT)
 
 	f0 = rlfs_bfree(".");
 	ASSERT_EQ(0, make_img_file("a", a, 8 * BS, 1));
-	ASSERT_EQ(0, clone_file("a", "b"));
+	ASSERT_EQ(0, rlfs_clone_file("a", "b"));
 	img_copy(b, a);
-	ASSERT_EQ(0, clone_file("b", "c"));
+	ASSERT_EQ(0, rlfs_clone_file("b", "c"));
 	img_copy(c, b);
 	EXPECT_MAP("c", "ssssssss");
 
@@ -1399,7 +1378,7 @@ TEST_F_TIMEOUT(reflink, clone_chain, T_SHORT)
 	EXPECT_MAP("a", "ssdsssss");	/* block 5: a and b */
 	EXPECT_MAP("c", "ssdssdss");
 	/* clone of the clone of the clone, then drop the middle one */
-	ASSERT_EQ(0, clone_file("c", "d"));
+	ASSERT_EQ(0, rlfs_clone_file("c", "d"));
 	ASSERT_EQ(0, unlink("b"));
 	EXPECT_MAP("a", "ssdssdss");
 	EXPECT_MAP("c", "ssssssss");
@@ -1537,31 +1516,6 @@ static int rl_ioctl(int srcfd, int dirfd, const char *name, uint32_t flags,
 		SKIP(return, "not reflinkfs: no REFLINKFS_IOC_REFLINK");\
 } while (0)
 
-static unsigned int get_iflags(const char *path)
-{
-	int fd = open(path, O_RDONLY);
-	unsigned int fl = 0;
-
-	if (fd >= 0) {
-		if (ioctl(fd, FS_IOC_GETFLAGS, &fl))
-			fl = ~0U;
-		close(fd);
-	}
-	return fl;
-}
-
-static int set_iflags(const char *path, unsigned int fl)
-{
-	int fd = open(path, O_RDONLY);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = ioctl(fd, FS_IOC_SETFLAGS, &fl) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
 TEST_F_TIMEOUT(reflink, ioc_reflink_basic, T_SHORT)
 {
 	struct img *a = &self->a;
@@ -1617,11 +1571,11 @@ TEST_F_TIMEOUT(reflink, ioc_reflink_basic, T_SHORT)
 		EXPECT_NE(0, access("snap", F_OK));
 	} else {
 		EXPECT_EQ(0, r);
-		EXPECT_TRUE(!!(get_iflags("snap") & FS_IMMUTABLE_FL));
+		EXPECT_TRUE(!!(rlfs_get_iflags("snap") & FS_IMMUTABLE_FL));
 		EXPECT_DATA("snap", a);
 		EXPECT_EQ(-1, open("snap", O_WRONLY));
 		EXPECT_EQ(EPERM, errno);
-		EXPECT_EQ(0, set_iflags("snap", 0));
+		EXPECT_EQ(0, rlfs_set_iflags("snap", 0));
 	}
 	close(fa);
 	RLFS_REMOUNT(&self->fs);
@@ -1782,33 +1736,33 @@ TEST_F_TIMEOUT(reflink, immutable_source, T_SHORT)
 	int fa, fd;
 
 	ASSERT_EQ(0, make_img_file("a", a, 4 * BS, 1));
-	ASSERT_EQ(0, set_iflags("a", FS_IMMUTABLE_FL));
-	EXPECT_TRUE(!!(get_iflags("a") & FS_IMMUTABLE_FL));
+	ASSERT_EQ(0, rlfs_set_iflags("a", FS_IMMUTABLE_FL));
+	EXPECT_TRUE(!!(rlfs_get_iflags("a") & FS_IMMUTABLE_FL));
 	EXPECT_EQ(-1, open("a", O_WRONLY));
 	EXPECT_EQ(EPERM, errno);
 	/* FICLONE from an immutable file is fine (only the target may not
 	 * be immutable) */
-	EXPECT_EQ(0, clone_file("a", "b"));
+	EXPECT_EQ(0, rlfs_clone_file("a", "b"));
 	EXPECT_DATA("b", a);
 	fa = open("a", O_RDONLY);
 	ASSERT_LE(0, fa);
 	/* ... but an immutable file cannot be the destination */
 	fd = open("b", O_RDWR);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_iflags("b", FS_IMMUTABLE_FL));
+	ASSERT_EQ(0, rlfs_set_iflags("b", FS_IMMUTABLE_FL));
 	EXPECT_EQ(-1, ioctl(fd, FICLONE, fa));
 	EXPECT_EQ(EPERM, errno);
-	EXPECT_EQ(0, set_iflags("b", 0));
+	EXPECT_EQ(0, rlfs_set_iflags("b", 0));
 	close(fd);
 	if (on_reflinkfs(".")) {
 		ASSERT_EQ(0, rl_ioctl(fa, AT_FDCWD, "r", 0, 0));
 		EXPECT_DATA("r", a);
-		EXPECT_FALSE(!!(get_iflags("r") & FS_IMMUTABLE_FL));
+		EXPECT_FALSE(!!(rlfs_get_iflags("r") & FS_IMMUTABLE_FL));
 		EXPECT_MAP("r", "ssss");
 	}
 	close(fa);
 	EXPECT_MAP("a", "ssss");
-	EXPECT_EQ(0, set_iflags("a", 0));
+	EXPECT_EQ(0, rlfs_set_iflags("a", 0));
 }
 
 /* ---- fans: 100 clones, deleted in three orders --------------------------------- */
@@ -1879,7 +1833,7 @@ TEST_F_TIMEOUT(fan, hundred_clones, T_LONG)
 	f1 = rlfs_bfree(".");
 	for (i = 0; i < FAN_N; i++) {
 		snprintf(name, sizeof(name), "fan/c%03d", i);
-		ASSERT_EQ(0, clone_file("fan/src", name));
+		ASSERT_EQ(0, rlfs_clone_file("fan/src", name));
 	}
 	f2 = rlfs_bfree(".");
 	TH_LOG("free: empty %lld, source %lld, +%d clones %lld", f0, f1,

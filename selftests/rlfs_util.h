@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -58,6 +59,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "reflinkfs_format.h"
+#include <linux/fs.h>
 
 #define RLFS_TEST_BLOCKS	65536ULL	/* 256 MiB test filesystems */
 #define RLFS_MNT_BASE		"/tmp/rlfs-selftest"
@@ -666,6 +668,56 @@ static inline long long rlfs_st_blocks(const char *path)
 	if (stat(path, &st))
 		return -1;
 	return (long long)st.st_blocks;
+}
+
+/* ---- files and flags ------------------------------------------------------ */
+
+/* FICLONE @src onto @dst (created or truncated, mode 0644): 0 or -errno. */
+static inline int rlfs_clone_file(const char *src, const char *dst)
+{
+	int s = open(src, O_RDONLY);
+	int d, ret = 0;
+
+	if (s < 0)
+		return -errno;
+	d = open(dst, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	if (d < 0) {
+		ret = -errno;
+		close(s);
+		return ret;
+	}
+	if (ioctl(d, FICLONE, s))
+		ret = -errno;
+	close(s);
+	close(d);
+	return ret;
+}
+
+/* FS_IOC_GETFLAGS of @path, ~0U on error. */
+static inline unsigned int rlfs_get_iflags(const char *path)
+{
+	unsigned int fl = ~0U;
+	int fd = open(path, O_RDONLY);
+
+	if (fd >= 0) {
+		if (ioctl(fd, FS_IOC_GETFLAGS, &fl))
+			fl = ~0U;
+		close(fd);
+	}
+	return fl;
+}
+
+/* FS_IOC_SETFLAGS of @path: 0 or -errno. */
+static inline int rlfs_set_iflags(const char *path, unsigned int fl)
+{
+	int fd = open(path, O_RDONLY);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, FS_IOC_SETFLAGS, &fl) ? -errno : 0;
+	close(fd);
+	return ret;
 }
 
 #endif /* RLFS_UTIL_H */
