@@ -599,6 +599,28 @@ int rlfs_extent_lookup(struct inode *inode, u32 lblk, struct rlfs_ext_rec *rec)
 	return ret;
 }
 
+/**
+ * rlfs_extent_get - rlfs_extent_lookup() for a caller without i_map_sem
+ * @inode: the inode
+ * @lblk: logical block
+ * @rec: out, as rlfs_extent_lookup()
+ *
+ * Takes i_map_sem shared.  Returns 1, 0 or -errno.
+ */
+int rlfs_extent_get(struct inode *inode, u32 lblk, struct rlfs_ext_rec *rec)
+{
+	struct rlfs_inode_info *ei = RLFS_I(inode);
+	unsigned int nofs;
+	int ret;
+
+	down_read(&ei->i_map_sem);
+	nofs = memalloc_nofs_save();
+	ret = rlfs_extent_lookup(inode, lblk, rec);
+	memalloc_nofs_restore(nofs);
+	up_read(&ei->i_map_sem);
+	return ret;
+}
+
 /* Clip @map to the found extent or hole and return the map result. */
 static int rlfs_map_result(struct rlfs_map *map, const struct rlfs_ext_rec *rec,
 			   int mapped)
@@ -977,14 +999,17 @@ int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
  * @handle: running handle with RLFS_TREE_CREDITS for this call
  * @inode: the inode; its i_map_sem is held for writing
  * @lblk: first logical block of the range
+ * @rec: out: what rlfs_extent_lookup() finds at @lblk
  *
  * Splits (allocating tree blocks) until the leaf holding @lblk has room
  * for two more entries, the most rlfs_extent_replace() or an insert into
  * a hole adds there.  The map's contents do not change, so the caller
  * can fail afterwards (ENOSPC from a refcount change) and leave nothing
- * half done.  Returns 0 or -errno.
+ * half done.  Returns 1 (mapped) or 0 (a hole) as rlfs_extent_lookup(),
+ * or -errno.
  */
-int rlfs_extent_reserve(handle_t *handle, struct inode *inode, u32 lblk)
+int rlfs_extent_reserve(handle_t *handle, struct inode *inode, u32 lblk,
+			struct rlfs_ext_rec *rec)
 {
 	struct rlfs_bt_path path;
 	int round, err;
@@ -995,8 +1020,9 @@ int rlfs_extent_reserve(handle_t *handle, struct inode *inode, u32 lblk)
 		if (err)
 			return err;
 		if (rlfs_free_slots(path.lv[path.depth].eh) >= 2) {
+			err = rlfs_path_lookup(&path, lblk, rec, NULL);
 			rlfs_bt_path_release(&path);
-			return 0;
+			return err;
 		}
 		if (WARN_ON_ONCE(round >= RLFS_MAX_ROOM_ROUNDS))
 			err = -EIO;
@@ -1128,8 +1154,8 @@ int rlfs_extent_split(handle_t *handle, struct inode *inode, u32 lblk)
 	nofs = memalloc_nofs_save();
 	ret = rlfs_extent_lookup(inode, lblk, &rec);
 	if (ret > 0 && rec.lblk < lblk) {
-		ret = rlfs_extent_reserve(handle, inode, lblk);
-		if (!ret)
+		ret = rlfs_extent_reserve(handle, inode, lblk, &rec);
+		if (ret > 0)
 			ret = rlfs_extent_replace(handle, inode, lblk,
 						  rec.lblk + rec.len - lblk,
 						  rec.pblk + (lblk - rec.lblk),

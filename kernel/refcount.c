@@ -337,19 +337,13 @@ static int rlfs_refcount_step(handle_t *handle, struct super_block *sb,
 	return 0;
 }
 
-/**
- * rlfs_refcount_lookup - reference count of a block
- * @sb: the filesystem
- * @pblk: a mapped physical block in the data area
- * @len: blocks of interest from @pblk (> 0)
- * @refcount: out: the count of @pblk (1 when no record covers it)
- * @run: out: blocks from @pblk, at most @len, with that same count
- *
- * Takes s_refcount_sem for reading; no handle needed.  Returns 0 or
- * -errno.
+/*
+ * The count of @pblk and the run of blocks from it, at most @len, with
+ * that count: one record or gap, or with @follow also the equal records
+ * that abut it (neighbours are merged when changed, not always).
  */
-int rlfs_refcount_lookup(struct super_block *sb, u64 pblk, u32 len,
-			 u32 *refcount, u32 *run)
+static int __rlfs_refcount_lookup(struct super_block *sb, u64 pblk, u32 len,
+				  bool follow, u32 *refcount, u32 *run)
 {
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
 	struct rlfs_rc_irec rec;
@@ -373,8 +367,7 @@ int rlfs_refcount_lookup(struct super_block *sb, u64 pblk, u32 len,
 	}
 	*refcount = rec.refcount;
 	pos = rlfs_irec_end(&rec);
-	/* Equal neighbours are merged when changed; follow any that are not. */
-	while (pos < end) {
+	while (follow && pos < end) {
 		ret = rlfs_rctree_find(sb, pos, &rec);
 		if (ret < 0)
 			goto out;
@@ -388,6 +381,23 @@ out:
 	memalloc_nofs_restore(nofs);
 	up_read(&sbi->s_refcount_sem);
 	return ret;
+}
+
+/**
+ * rlfs_refcount_lookup - reference count of a block
+ * @sb: the filesystem
+ * @pblk: a mapped physical block in the data area
+ * @len: blocks of interest from @pblk (> 0)
+ * @refcount: out: the count of @pblk (1 when no record covers it)
+ * @run: out: blocks from @pblk, at most @len, with that same count
+ *
+ * Takes s_refcount_sem for reading; no handle needed.  Returns 0 or
+ * -errno.
+ */
+int rlfs_refcount_lookup(struct super_block *sb, u64 pblk, u32 len,
+			 u32 *refcount, u32 *run)
+{
+	return __rlfs_refcount_lookup(sb, pblk, len, true, refcount, run);
 }
 
 /**
@@ -406,28 +416,13 @@ out:
 int rlfs_refcount_step_len(struct super_block *sb, u64 pblk, u32 len,
 			   u32 *step)
 {
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	struct rlfs_rc_irec rec;
-	unsigned int nofs;
-	u64 end = pblk + len;
+	u32 rc;
 	int ret;
 
-	ret = rlfs_rc_check_range(sb, pblk, len);
-	if (ret)
-		return ret;
-	down_read(&sbi->s_refcount_sem);
-	nofs = memalloc_nofs_save();
-	ret = rlfs_rctree_find(sb, pblk, &rec);
-	memalloc_nofs_restore(nofs);
-	up_read(&sbi->s_refcount_sem);
-	if (ret < 0)
-		return ret;
-	if (ret && rec.start <= pblk)
-		*step = min(end, rlfs_irec_end(&rec)) - pblk;
-	else
-		*step = min3(ret ? rec.start : end,
-			     pblk + (u64)RLFS_RC_MAX_FREE, end) - pblk;
-	return 0;
+	ret = __rlfs_refcount_lookup(sb, pblk, len, false, &rc, step);
+	if (!ret && rc == 1)
+		*step = min(*step, RLFS_RC_MAX_FREE);
+	return ret;
 }
 
 /* One locked step of rlfs_refcount_inc() (+1) or rlfs_refcount_dec() (-1). */

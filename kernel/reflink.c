@@ -107,10 +107,7 @@ static int rlfs_cow_remap(handle_t *handle, struct inode *inode, u32 lblk,
 
 	down_write(&ei->i_map_sem);
 	nofs = memalloc_nofs_save();
-	ret = rlfs_extent_reserve(handle, inode, lblk);
-	if (ret)
-		goto out;
-	ret = rlfs_extent_lookup(inode, lblk, &rec);
+	ret = rlfs_extent_reserve(handle, inode, lblk, &rec);
 	if (ret < 0)
 		goto out;
 	if (!ret || rec.pblk + (lblk - rec.lblk) != old) {
@@ -156,7 +153,6 @@ static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk,
 			  unsigned int flags)
 {
 	struct super_block *sb = inode->i_sb;
-	struct rlfs_inode_info *ei = RLFS_I(inode);
 	struct address_space *mapping = inode->i_mapping;
 	struct rlfs_ext_rec rec;
 	struct buffer_head *bh;
@@ -164,7 +160,6 @@ static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk,
 	struct page *page;
 	u64 old, new;
 	u32 rc, run, count = 1;
-	unsigned int nofs;
 	int ret, err;
 
 	page = find_or_create_page(mapping, lblk,
@@ -174,11 +169,7 @@ static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk,
 	folio = page_folio(page);
 	folio_wait_writeback(folio);
 
-	down_read(&ei->i_map_sem);
-	nofs = memalloc_nofs_save();
-	ret = rlfs_extent_lookup(inode, lblk, &rec);
-	memalloc_nofs_restore(nofs);
-	up_read(&ei->i_map_sem);
+	ret = rlfs_extent_get(inode, lblk, &rec);
 	if (ret <= 0)
 		goto out_unlock;	/* a hole, or an error */
 	old = rec.pblk + (lblk - rec.lblk);
@@ -428,10 +419,7 @@ static int rlfs_clone_piece(handle_t *handle, struct inode *dest, u32 dlblk,
 	u32 done, undone, step;
 	int mapped, ret;
 
-	ret = rlfs_extent_reserve(handle, dest, dlblk);
-	if (ret)
-		return ret;
-	mapped = rlfs_extent_lookup(dest, dlblk, &drec);
+	mapped = rlfs_extent_reserve(handle, dest, dlblk, &drec);
 	if (mapped < 0)
 		return mapped;
 	*piece = min(*piece, drec.len - (dlblk - drec.lblk));
@@ -493,7 +481,7 @@ static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
 			     u32 dlblk, u64 count, loff_t new_size)
 {
 	struct super_block *sb = src->i_sb;
-	struct rlfs_inode_info *si = RLFS_I(src), *di = RLFS_I(dest);
+	struct rlfs_inode_info *di = RLFS_I(dest);
 	struct rlfs_ext_rec rec;
 	handle_t *handle;
 	unsigned int nofs;
@@ -506,11 +494,7 @@ static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
 	while (count) {
-		down_read(&si->i_map_sem);
-		nofs = memalloc_nofs_save();
-		ret = rlfs_extent_lookup(src, slblk, &rec);
-		memalloc_nofs_restore(nofs);
-		up_read(&si->i_map_sem);
+		ret = rlfs_extent_get(src, slblk, &rec);
 		if (ret < 0)
 			break;
 		piece = min_t(u64, count, rec.len - (slblk - rec.lblk));

@@ -313,6 +313,12 @@ struct rlfs_map {
 	u64	m_pblk;		/* out: first physical block, 0 for a hole */
 	bool	m_new;		/* out: the blocks were allocated now */
 };
+/* One extent, or a hole (pblk 0), in CPU order: rlfs_extent_lookup(). */
+struct rlfs_ext_rec {
+	u32	lblk;		/* first logical block */
+	u32	len;		/* blocks */
+	u64	pblk;		/* first physical block, 0 for a hole */
+};
 #define RLFS_MAP_CREATE	(1U << 0)	/* allocate holes */
 #define RLFS_MAP_ZERO	(1U << 1)	/* zero allocated blocks on disk */
 int rlfs_map_blocks(handle_t *handle, struct inode *inode,
@@ -321,7 +327,8 @@ int rlfs_extent_insert(handle_t *handle, struct inode *inode,
 		       u32 lblk, u64 pblk, u32 len);
 int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
 		      u32 len, u32 *removed);
-int rlfs_extent_reserve(handle_t *handle, struct inode *inode, u32 lblk);
+int rlfs_extent_reserve(handle_t *handle, struct inode *inode, u32 lblk,
+			struct rlfs_ext_rec *rec);
 int rlfs_extent_replace(handle_t *handle, struct inode *inode, u32 lblk,
 			u32 len, u64 new_pblk, u64 *old_pblk);
 int rlfs_extent_split(handle_t *handle, struct inode *inode, u32 lblk);
@@ -332,14 +339,9 @@ int rlfs_punch_blocks(struct inode *inode, u32 lblk, u32 len);
 int rlfs_next_data(struct inode *inode, u32 lblk, u32 *found);
 void rlfs_init_extent_root(struct inode *inode);
 int rlfs_extent_check_root(struct inode *inode);
-/* One extent, or a hole (pblk 0), in CPU order: rlfs_extent_lookup(). */
-struct rlfs_ext_rec {
-	u32	lblk;		/* first logical block */
-	u32	len;		/* blocks */
-	u64	pblk;		/* first physical block, 0 for a hole */
-};
 int rlfs_extent_lookup(struct inode *inode, u32 lblk,
 		       struct rlfs_ext_rec *rec);
+int rlfs_extent_get(struct inode *inode, u32 lblk, struct rlfs_ext_rec *rec);
 
 /*
  * refcount.c / rctree.c: the refcount tree.  Only shared physical ranges
@@ -389,10 +391,11 @@ int rlfs_rctree_check_root(struct super_block *sb);
 
 /*
  * reflink.c: remapping and copy on write.  RLFS_COW_CREDITS: copying one
- * shared block: the new block's bitmap, moving the extent (a removal and
- * an insert), one refcount decrement, the inode, the superblock.
+ * shared block: the new block's bitmap, room in the extent leaf and the
+ * in-place rewrite (one tree change), one refcount decrement, the inode,
+ * the superblock.
  */
-#define RLFS_COW_CREDITS	(RLFS_BITMAP_CREDITS + 2 * RLFS_TREE_CREDITS + \
+#define RLFS_COW_CREDITS	(RLFS_BITMAP_CREDITS + RLFS_TREE_CREDITS + \
 				 RLFS_REFCOUNT_CREDITS + RLFS_INODE_CREDITS + \
 				 RLFS_SB_CREDITS)
 #define RLFS_COW_WRITE_THROUGH	(1U << 0)	/* write the copy before mapping it */

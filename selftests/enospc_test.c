@@ -277,57 +277,16 @@ static int holds(const char *path, struct fstate *st)
  */
 static char *blockmap(const char *path, size_t n)
 {
-	const unsigned int cnt = 256;
-	size_t sz = sizeof(struct fiemap) + cnt * sizeof(struct fiemap_extent);
-	struct fiemap *fm = malloc(sz);
 	char *out = malloc(n + 1);
-	uint64_t start = 0, end = n * BS;
 	int fd = open(path, O_RDONLY);
 
-	if (!fm || !out || fd < 0)
-		goto fail;
-	memset(out, '.', n);
-	out[n] = '\0';
-	while (start < end) {
-		struct fiemap_extent *last;
-		unsigned int i;
-
-		memset(fm, 0, sz);
-		fm->fm_start = start;
-		fm->fm_length = end - start;
-		fm->fm_flags = FIEMAP_FLAG_SYNC;
-		fm->fm_extent_count = cnt;
-		if (ioctl(fd, FS_IOC_FIEMAP, fm)) {
-			fprintf(stderr, "# FIEMAP %s: %s\n", path,
-				strerror(errno));
-			goto fail;
-		}
-		if (!fm->fm_mapped_extents)
-			break;
-		for (i = 0; i < fm->fm_mapped_extents; i++) {
-			struct fiemap_extent *fe = &fm->fm_extents[i];
-			uint64_t b = fe->fe_logical / BS;
-			uint64_t e = (fe->fe_logical + fe->fe_length + BS - 1) / BS;
-
-			for (; b < e && b < n; b++)
-				out[b] = (fe->fe_flags & FIEMAP_EXTENT_SHARED) ?
-					 's' : 'd';
-		}
-		last = &fm->fm_extents[fm->fm_mapped_extents - 1];
-		if ((last->fe_flags & FIEMAP_EXTENT_LAST) ||
-		    last->fe_logical + last->fe_length <= start)
-			break;
-		start = last->fe_logical + last->fe_length;
+	if (!out || fd < 0 || rlfs_blockmap_fd(fd, n, out)) {
+		free(out);
+		out = NULL;
 	}
-	close(fd);
-	free(fm);
-	return out;
-fail:
 	if (fd >= 0)
 		close(fd);
-	free(fm);
-	free(out);
-	return NULL;
+	return out;
 }
 
 /* Mapped extents of @path as FIEMAP reports them, or -1. */

@@ -152,59 +152,6 @@ static int clone_range(int sfd, uint64_t soff, uint64_t len, int dfd,
 	return ioctl(dfd, FICLONERANGE, &r) ? -errno : 0;
 }
 
-/*
- * Describe blocks [0, n) of @fd in @out ('.' hole, 'd' data, 's' shared),
- * NUL-terminated.  FIEMAP_FLAG_SYNC writes dirty data back first, so the
- * mapping is the one CoW writeback chose.  Returns 0 or -errno.
- */
-static int blockmap_fd(int fd, size_t n, char *out)
-{
-	const unsigned int cnt = 128;
-	size_t sz = sizeof(struct fiemap) + cnt * sizeof(struct fiemap_extent);
-	struct fiemap *fm = malloc(sz);
-	uint64_t start = 0, end = n * BS;
-	int ret = 0;
-
-	if (!fm)
-		return -ENOMEM;
-	memset(out, '.', n);
-	out[n] = '\0';
-	while (start < end) {
-		unsigned int i;
-		struct fiemap_extent *last;
-
-		memset(fm, 0, sz);
-		fm->fm_start = start;
-		fm->fm_length = end - start;
-		fm->fm_flags = FIEMAP_FLAG_SYNC;
-		fm->fm_extent_count = cnt;
-		if (ioctl(fd, FS_IOC_FIEMAP, fm)) {
-			ret = -errno;
-			fprintf(stderr, "# FS_IOC_FIEMAP: %s\n", strerror(errno));
-			break;
-		}
-		if (!fm->fm_mapped_extents)
-			break;
-		for (i = 0; i < fm->fm_mapped_extents; i++) {
-			struct fiemap_extent *fe = &fm->fm_extents[i];
-			uint64_t b = fe->fe_logical / BS;
-			uint64_t e = (fe->fe_logical + fe->fe_length + BS - 1) / BS;
-
-			for (; b < e && b < n; b++)
-				out[b] = (fe->fe_flags & FIEMAP_EXTENT_SHARED) ?
-					 's' : 'd';
-		}
-		last = &fm->fm_extents[fm->fm_mapped_extents - 1];
-		if (last->fe_flags & FIEMAP_EXTENT_LAST)
-			break;
-		if (last->fe_logical + last->fe_length <= start)
-			break;
-		start = last->fe_logical + last->fe_length;
-	}
-	free(fm);
-	return ret;
-}
-
 static int blockmap(const char *path, size_t n, char *out)
 {
 	int fd = open(path, O_RDONLY);
@@ -212,7 +159,7 @@ static int blockmap(const char *path, size_t n, char *out)
 
 	if (fd < 0)
 		return -errno;
-	ret = blockmap_fd(fd, n, out);
+	ret = rlfs_blockmap_fd(fd, n, out);
 	close(fd);
 	return ret;
 }
@@ -634,7 +581,7 @@ TEST_F_TIMEOUT(reflink, statfs_clone_32m, T_LONG)
 	ASSERT_NE(NULL, map);
 	fd = open("dst", O_RDONLY);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, blockmap_fd(fd, nb, map));
+	EXPECT_EQ(0, rlfs_blockmap_fd(fd, nb, map));
 	EXPECT_EQ(nb, count_char(map, 's'));
 	close(fd);
 
@@ -646,7 +593,7 @@ TEST_F_TIMEOUT(reflink, statfs_clone_32m, T_LONG)
 	}
 	fd = open("dst", O_RDONLY);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, blockmap_fd(fd, nb, map));
+	EXPECT_EQ(0, rlfs_blockmap_fd(fd, nb, map));
 	EXPECT_EQ(0U, count_char(map, 's'));
 	EXPECT_EQ(nb, count_char(map, 'd'));
 	close(fd);

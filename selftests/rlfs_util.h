@@ -59,6 +59,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "reflinkfs_format.h"
+#include <linux/fiemap.h>
 #include <linux/fs.h>
 
 #define RLFS_TEST_BLOCKS	65536ULL	/* 256 MiB test filesystems */
@@ -717,6 +718,60 @@ static inline int rlfs_set_iflags(const char *path, unsigned int fl)
 		return -errno;
 	ret = ioctl(fd, FS_IOC_SETFLAGS, &fl) ? -errno : 0;
 	close(fd);
+	return ret;
+}
+
+/*
+ * Blocks [0, n) of @fd as a string in @out (n + 1 bytes): '.' hole, 'd'
+ * mapped and not shared, 's' shared (FIEMAP_EXTENT_SHARED).
+ * FIEMAP_FLAG_SYNC writes dirty data back first.  Returns 0 or -errno.
+ */
+static inline int rlfs_blockmap_fd(int fd, size_t n, char *out)
+{
+	const unsigned int cnt = 128;
+	size_t sz = sizeof(struct fiemap) + cnt * sizeof(struct fiemap_extent);
+	struct fiemap *fm = malloc(sz);
+	uint64_t start = 0, end = n * RLFS_BLOCK_SIZE;
+	int ret = 0;
+
+	if (!fm)
+		return -ENOMEM;
+	memset(out, '.', n);
+	out[n] = '\0';
+	while (start < end) {
+		unsigned int i;
+		struct fiemap_extent *last;
+
+		memset(fm, 0, sz);
+		fm->fm_start = start;
+		fm->fm_length = end - start;
+		fm->fm_flags = FIEMAP_FLAG_SYNC;
+		fm->fm_extent_count = cnt;
+		if (ioctl(fd, FS_IOC_FIEMAP, fm)) {
+			ret = -errno;
+			fprintf(stderr, "# FS_IOC_FIEMAP: %s\n", strerror(errno));
+			break;
+		}
+		if (!fm->fm_mapped_extents)
+			break;
+		for (i = 0; i < fm->fm_mapped_extents; i++) {
+			struct fiemap_extent *fe = &fm->fm_extents[i];
+			uint64_t b = fe->fe_logical / RLFS_BLOCK_SIZE;
+			uint64_t e = (fe->fe_logical + fe->fe_length +
+				      RLFS_BLOCK_SIZE - 1) / RLFS_BLOCK_SIZE;
+
+			for (; b < e && b < n; b++)
+				out[b] = (fe->fe_flags & FIEMAP_EXTENT_SHARED) ?
+					 's' : 'd';
+		}
+		last = &fm->fm_extents[fm->fm_mapped_extents - 1];
+		if (last->fe_flags & FIEMAP_EXTENT_LAST)
+			break;
+		if (last->fe_logical + last->fe_length <= start)
+			break;
+		start = last->fe_logical + last->fe_length;
+	}
+	free(fm);
 	return ret;
 }
 
