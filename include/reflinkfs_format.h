@@ -26,13 +26,19 @@
 #ifdef __KERNEL__
 #include <linux/types.h>
 #include <linux/build_bug.h>
+#include <asm/byteorder.h>
 #define RLFS_STATIC_ASSERT(e)	static_assert(e)
+#define rlfs_fmt_le32(x)	le32_to_cpu(x)
+#define rlfs_fmt_le64(x)	le64_to_cpu(x)
 #else
 #include <stddef.h>
 #include <stdint.h>
+#include <endian.h>
 #include <linux/types.h>
 #include <assert.h>
 #define RLFS_STATIC_ASSERT(e)	_Static_assert(e, #e)
+#define rlfs_fmt_le32(x)	le32toh(x)
+#define rlfs_fmt_le64(x)	le64toh(x)
 #endif
 
 /* Magic numbers, one per kind of metadata block. */
@@ -57,7 +63,15 @@
 
 /* Feature masks (as ext4 and XFS: unknown incompat bits refuse mount). */
 #define RLFS_FEATURE_COMPAT_SUPP	0ULL
-#define RLFS_FEATURE_RO_COMPAT_SUPP	0ULL
+/*
+ * Snapshot records and lineage ids may be present in inodes (i_flags
+ * RLFS_SNAPSHOT_FL, i_snap_origin, i_snap_origin_gen, i_lineage).  Read
+ * only for a kernel that does not know it: such a kernel would keep the
+ * files but drop the records it does not know when it rewrites an inode.
+ * mkfs sets it; the kernel sets it with the first record it writes.
+ */
+#define RLFS_FEATURE_RO_COMPAT_SNAPSHOT	(1ULL << 0)
+#define RLFS_FEATURE_RO_COMPAT_SUPP	RLFS_FEATURE_RO_COMPAT_SNAPSHOT
 /* Refcount tree present: shared extents may exist (s_refcount_root). */
 #define RLFS_FEATURE_INCOMPAT_REFCOUNT	(1ULL << 0)
 #define RLFS_FEATURE_INCOMPAT_SUPP	RLFS_FEATURE_INCOMPAT_REFCOUNT
@@ -226,7 +240,7 @@ RLFS_STATIC_ASSERT(sizeof(struct rlfs_extent_block) == RLFS_BLOCK_SIZE);
 #define RLFS_DIRSYNC_FL		0x00010000U
 /* Internal, not settable by chattr. */
 #define RLFS_FAST_SYMLINK_FL	0x01000000U	/* i_data holds the target */
-#define RLFS_SNAPSHOT_FL	0x02000000U	/* born immutable (reserved) */
+#define RLFS_SNAPSHOT_FL	0x02000000U	/* a snapshot record: see below */
 #define RLFS_USER_FL_MASK	(RLFS_SYNC_FL | RLFS_IMMUTABLE_FL | \
 				 RLFS_APPEND_FL | RLFS_NODUMP_FL | \
 				 RLFS_NOATIME_FL | RLFS_DIRSYNC_FL)
@@ -253,12 +267,12 @@ struct rlfs_inode {
 	__le32	i_flags;	/* RLFS_*_FL */
 	__le32	i_generation;	/* NFS generation */
 	__le32	i_rdev;		/* device number, new_encode_dev() */
-	__le32	i_reserved1;	/* zero */
+	__le32	i_snap_origin_gen; /* snapshots: origin's i_generation */
 	__le64	i_xattr_blk;	/* xattr block, 0: none */
 	__le64	i_next_orphan;	/* next inode on the orphan list, 0: end */
 	__le64	i_parent;	/* directories: parent directory inode */
-	__le64	i_snap_origin;	/* snapshots: source inode (reserved) */
-	__le64	i_snap_time;	/* snapshots: creation time (reserved) */
+	__le64	i_snap_origin;	/* snapshots: the inode it was taken of */
+	__le64	i_lineage;	/* regular files: lineage id, 0: none */
 	union {
 		struct {
 			struct rlfs_extent_header i_eh;
@@ -277,6 +291,52 @@ RLFS_STATIC_ASSERT(sizeof(struct rlfs_inode) == RLFS_INODE_SIZE);
 RLFS_STATIC_ASSERT(offsetof(struct rlfs_inode, i_crc) == 4);
 RLFS_STATIC_ASSERT(offsetof(struct rlfs_inode, i_xattr_blk) == 112);
 RLFS_STATIC_ASSERT(offsetof(struct rlfs_inode, i_data) == 152);
+
+/*
+ * Snapshots (RLFS_FEATURE_RO_COMPAT_SNAPSHOT).  A regular file made by a
+ * reflink with the immutable flag carries RLFS_SNAPSHOT_FL and records
+ * the file it was taken of (i_snap_origin, i_snap_origin_gen: that
+ * inode's number and generation when the snapshot was taken; it may have
+ * been deleted since) and its lineage; its birth time i_crtime is the
+ * snapshot time.  Clearing the immutable flag later leaves the record.
+ *
+ * A lineage id (i_lineage) names the history of one file across
+ * restores: a random non-zero number the file is given when its first
+ * snapshot is taken, copied into each snapshot and into a file restored
+ * from one.  Any regular file may carry one; no other file type does.
+ *
+ * rlfs_check_snap_record() returns NULL if the record of @ri is
+ * consistent (with the superblock's @ro_compat features and @inodes
+ * slots), else what is wrong with it.
+ */
+static inline const char *
+rlfs_check_snap_record(const struct rlfs_inode *ri, __u64 ro_compat,
+		       __u64 inodes, int is_reg)
+{
+	__u32 flags = rlfs_fmt_le32(ri->i_flags);
+	__u64 origin = rlfs_fmt_le64(ri->i_snap_origin);
+	__u32 origin_gen = rlfs_fmt_le32(ri->i_snap_origin_gen);
+	__u64 lineage = rlfs_fmt_le64(ri->i_lineage);
+	int snapshot = !!(flags & RLFS_SNAPSHOT_FL);
+
+	if (!snapshot && !origin && !origin_gen && !lineage)
+		return NULL;
+	if (!(ro_compat & RLFS_FEATURE_RO_COMPAT_SNAPSHOT))
+		return "snapshot record without the snapshot feature";
+	if (!is_reg)
+		return "snapshot record on a file that is not regular";
+	if (!snapshot)
+		return (origin || origin_gen) ?
+			"snapshot origin on a file that is not a snapshot" :
+			NULL;
+	if (!origin || origin >= inodes)
+		return "snapshot origin out of range";
+	if (origin == rlfs_fmt_le64(ri->i_ino))
+		return "snapshot is its own origin";
+	if (!lineage)
+		return "snapshot without a lineage";
+	return NULL;
+}
 
 /*
  * Directory block: header, then variable-length entries packed from byte

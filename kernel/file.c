@@ -811,7 +811,7 @@ out:
 }
 
 /* Is anything mapped at or after @lblk? */
-static int rlfs_any_data_from(struct inode *inode, u64 lblk)
+int rlfs_any_data_from(struct inode *inode, u64 lblk)
 {
 	u32 found;
 	int err;
@@ -824,17 +824,94 @@ static int rlfs_any_data_from(struct inode *inode, u64 lblk)
 	return err ? err : 1;
 }
 
+/* The run starting exactly at @lblk: 1 mapped, 0 a hole, or -errno. */
+static int rlfs_run_at(struct inode *inode, u64 lblk, u64 end,
+		       struct rlfs_run *run)
+{
+	struct rlfs_map map;
+	u32 rc, len;
+	int ret;
+
+	map.m_lblk = lblk;
+	map.m_len = min_t(u64, end - lblk, RLFS_MAX_EXTENT_LEN);
+	ret = rlfs_map_blocks(NULL, inode, &map, 0);
+	if (ret <= 0)
+		return ret;
+	ret = rlfs_refcount_lookup(inode->i_sb, map.m_pblk, map.m_len, &rc,
+				   &len);
+	if (ret)
+		return ret;
+	run->lblk = lblk;
+	run->pblk = map.m_pblk;
+	run->len = len;
+	run->refcount = rc;
+	return 1;
+}
+
+/**
+ * rlfs_next_run - the first mapped run of a file at or after a block
+ * @inode: the file
+ * @lblk: first logical block to look at
+ * @end: logical block to stop at (exclusive, at most U32_MAX)
+ * @merge: false: a run ends at every extent record (FIEMAP's extents);
+ *	true: only where physical contiguity or the count changes
+ * @run: out: blocks from run->lblk mapped to consecutive physical blocks
+ *	that have one reference count, clipped to @end
+ *
+ * Each lookup takes i_map_sem and s_refcount_sem for reading by itself,
+ * so no lock is held between two calls (a caller may copy to user space
+ * in between).  Costs one extent and one refcount lookup per record and
+ * per refcount boundary, never per block.  Returns 1, 0 when nothing is
+ * mapped in [@lblk, @end), or -errno.
+ */
+int rlfs_next_run(struct inode *inode, u64 lblk, u64 end, bool merge,
+		  struct rlfs_run *run)
+{
+	struct rlfs_run next;
+	u32 found;
+	int ret;
+
+	for (;;) {
+		if (lblk >= end)
+			return 0;
+		ret = rlfs_run_at(inode, lblk, end, run);
+		if (ret)
+			break;
+		ret = rlfs_next_data(inode, lblk, &found);
+		if (ret == -ENXIO)
+			return 0;
+		if (ret)
+			return ret;
+		if (found <= lblk)	/* mapped, yet a hole: never loop */
+			return -EFSCORRUPTED;
+		lblk = found;
+	}
+	if (ret < 0 || !merge)
+		return ret;
+	while (run->lblk + run->len < end) {
+		ret = rlfs_run_at(inode, run->lblk + run->len, end, &next);
+		if (ret < 0)
+			return ret;
+		if (!ret || next.pblk != run->pblk + run->len ||
+		    next.refcount != run->refcount)
+			break;
+		run->len += next.len;
+		cond_resched();
+	}
+	return 1;
+}
+
 /*
  * FIEMAP from the extent map, one extent at a time: i_map_sem is not held
  * while fiemap_fill_next_extent() copies to user space (a fault there may
- * read this very file).
+ * read this very file).  Extents are split at share boundaries.
  */
 static int rlfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
 		       u64 start, u64 len)
 {
-	struct rlfs_map map;
+	struct rlfs_run run;
 	u64 lblk, end;
-	u32 next, rc, run, flags;
+	u32 flags;
 	int ret, more;
 
 	ret = fiemap_prep(inode, fieinfo, start, &len, 0);
@@ -842,47 +919,28 @@ static int rlfs_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
 		return ret;
 	lblk = start >> RLFS_BLOCK_BITS;
 	end = min_t(u64, rlfs_blocks_of(start + len), U32_MAX);
-	while (lblk < end) {
-		map.m_lblk = lblk;
-		map.m_len = min_t(u64, end - lblk, RLFS_MAX_EXTENT_LEN);
-		ret = rlfs_map_blocks(NULL, inode, &map, 0);
-		if (ret < 0)
-			return ret;
-		if (!ret) {
-			ret = rlfs_next_data(inode, lblk, &next);
-			if (ret == -ENXIO)
-				break;
-			if (ret)
-				return ret;
-			lblk = next;
-			continue;
-		}
-		/* Report runs of equal sharing: split at share boundaries. */
-		ret = rlfs_refcount_lookup(inode->i_sb, map.m_pblk, map.m_len,
-					   &rc, &run);
-		if (ret)
-			return ret;
-		flags = rc >= 2 ? FIEMAP_EXTENT_SHARED : 0;
-		more = run < map.m_len ? 1 :
-			rlfs_any_data_from(inode, lblk + map.m_len);
+	while ((ret = rlfs_next_run(inode, lblk, end, false, &run)) > 0) {
+		flags = run.refcount >= 2 ? FIEMAP_EXTENT_SHARED : 0;
+		more = rlfs_any_data_from(inode, run.lblk + run.len);
 		if (more < 0)
 			return more;
 		if (!more)
 			flags |= FIEMAP_EXTENT_LAST;
-		ret = fiemap_fill_next_extent(fieinfo, lblk << RLFS_BLOCK_BITS,
-					      map.m_pblk << RLFS_BLOCK_BITS,
-					      (u64)run << RLFS_BLOCK_BITS,
+		ret = fiemap_fill_next_extent(fieinfo,
+					      run.lblk << RLFS_BLOCK_BITS,
+					      run.pblk << RLFS_BLOCK_BITS,
+					      run.len << RLFS_BLOCK_BITS,
 					      flags);
 		if (ret < 0)
 			return ret;
 		if (ret == 1)
 			break;
-		lblk += run;
+		lblk = run.lblk + run.len;
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		cond_resched();
 	}
-	return 0;
+	return ret < 0 ? ret : 0;
 }
 
 /*

@@ -25,7 +25,8 @@ struct inode *rlfs_alloc_inode(struct super_block *sb)
 	ei->i_xattr_blk = 0;
 	ei->i_parent = 0;
 	ei->i_snap_origin = 0;
-	ei->i_snap_time = 0;
+	ei->i_snap_origin_gen = 0;
+	ei->i_lineage = 0;
 	ei->i_crtime = (struct timespec64){};
 	ei->i_next_orphan = 0;
 	INIT_LIST_HEAD(&ei->i_orphan);
@@ -118,7 +119,7 @@ void rlfs_set_inode_flags(struct inode *inode)
 
 	if (flags & RLFS_SYNC_FL)
 		new |= S_SYNC;
-	if (flags & (RLFS_IMMUTABLE_FL | RLFS_SNAPSHOT_FL))
+	if (flags & RLFS_IMMUTABLE_FL)
 		new |= S_IMMUTABLE;
 	if (flags & RLFS_APPEND_FL)
 		new |= S_APPEND;
@@ -152,6 +153,7 @@ static int rlfs_check_raw_inode(struct super_block *sb, u64 ino, u64 blk,
 				const struct rlfs_inode *raw)
 {
 	umode_t mode = le16_to_cpu(raw->i_mode);
+	const char *why;
 	u32 crc;
 
 	if (!raw->i_magic && !mode)
@@ -230,6 +232,13 @@ static int rlfs_check_raw_inode(struct super_block *sb, u64 ino, u64 blk,
 			return -EFSCORRUPTED;
 		}
 	}
+	why = rlfs_check_snap_record(raw, rlfs_ro_compat(sb),
+				     RLFS_SB(sb)->s_inodes, S_ISREG(mode));
+	if (why) {
+		rlfs_corrupt(sb, "inode %llu (block %llu): %s (origin %llu)",
+			     ino, blk, why, le64_to_cpu(raw->i_snap_origin));
+		return -EFSCORRUPTED;
+	}
 	return 0;
 }
 
@@ -288,7 +297,8 @@ struct inode *rlfs_iget(struct super_block *sb, u64 ino)
 	ei->i_next_orphan = le64_to_cpu(raw->i_next_orphan);
 	ei->i_parent = le64_to_cpu(raw->i_parent);
 	ei->i_snap_origin = le64_to_cpu(raw->i_snap_origin);
-	ei->i_snap_time = le64_to_cpu(raw->i_snap_time);
+	ei->i_snap_origin_gen = le32_to_cpu(raw->i_snap_origin_gen);
+	ei->i_lineage = le64_to_cpu(raw->i_lineage);
 	memcpy(ei->i_data, raw->i_data, RLFS_INODE_DATA_SIZE);
 	brelse(bh);
 
@@ -345,7 +355,8 @@ static void rlfs_fill_raw_inode(struct inode *inode, struct rlfs_inode *raw)
 	raw->i_next_orphan = cpu_to_le64(ei->i_next_orphan);
 	raw->i_parent = cpu_to_le64(ei->i_parent);
 	raw->i_snap_origin = cpu_to_le64(ei->i_snap_origin);
-	raw->i_snap_time = cpu_to_le64(ei->i_snap_time);
+	raw->i_snap_origin_gen = cpu_to_le32(ei->i_snap_origin_gen);
+	raw->i_lineage = cpu_to_le64(ei->i_lineage);
 	memcpy(raw->i_data, ei->i_data, RLFS_INODE_DATA_SIZE);
 	raw->i_crc = cpu_to_le32(rlfs_crc(raw, RLFS_INODE_SIZE,
 					  offsetof(struct rlfs_inode, i_crc)));
@@ -745,7 +756,7 @@ int rlfs_getattr(struct rlfs_idmap *idmap, const struct path *path,
 		stat->result_mask |= STATX_BTIME;
 		stat->btime = ei->i_crtime;
 	}
-	if (iflags & (RLFS_IMMUTABLE_FL | RLFS_SNAPSHOT_FL))
+	if (iflags & RLFS_IMMUTABLE_FL)
 		stat->attributes |= STATX_ATTR_IMMUTABLE;
 	if (iflags & RLFS_APPEND_FL)
 		stat->attributes |= STATX_ATTR_APPEND;

@@ -673,11 +673,50 @@ out:
 	return err;
 }
 
-/* The new inode, unlinked and on the orphan list. */
-static struct inode *rlfs_reflink_new_inode(struct rlfs_idmap *idmap,
-					    struct inode *dir, umode_t mode,
-					    const struct qstr *qname)
+/*
+ * Give @src a lineage id if it has none, in a transaction of its own
+ * before the new inode that copies it exists (so no record ever names a
+ * lineage its origin lacks).  The id is random and never 0; it never
+ * changes once set.  Called with @src's i_rwsem held.
+ */
+static int rlfs_reflink_lineage(struct inode *src)
 {
+	struct rlfs_inode_info *ei = RLFS_I(src);
+	handle_t *handle;
+	u64 lineage;
+	int err, err2;
+
+	if (ei->i_lineage)
+		return 0;
+	handle = rlfs_journal_start(src->i_sb, RLFS_INODE_CREDITS +
+				    RLFS_SB_CREDITS);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	err = rlfs_set_ro_compat(handle, src->i_sb,
+				 RLFS_FEATURE_RO_COMPAT_SNAPSHOT);
+	if (!err) {
+		do {
+			lineage = get_random_u64();
+		} while (!lineage);
+		WRITE_ONCE(ei->i_lineage, lineage);
+		err = rlfs_mark_inode_dirty(handle, src);
+	}
+	err2 = rlfs_journal_stop(handle);
+	return err ? err : err2;
+}
+
+/*
+ * The new inode, unlinked and on the orphan list.  A snapshot is
+ * immutable and carries its record (origin, lineage) from this, its
+ * first transaction: it never exists writable, not even as an orphan.
+ */
+static struct inode *rlfs_reflink_new_inode(struct rlfs_idmap *idmap,
+					    struct inode *src,
+					    struct inode *dir, umode_t mode,
+					    const struct qstr *qname,
+					    unsigned int flags)
+{
+	struct rlfs_inode_info *ei;
 	struct inode *inode;
 	handle_t *handle;
 	int err, err2;
@@ -690,6 +729,15 @@ static struct inode *rlfs_reflink_new_inode(struct rlfs_idmap *idmap,
 	if (IS_ERR(inode)) {
 		rlfs_journal_stop(handle);
 		return inode;
+	}
+	ei = RLFS_I(inode);
+	if (flags & (REFLINKFS_REFLINK_IMMUTABLE | REFLINKFS_REFLINK_LINEAGE))
+		ei->i_lineage = READ_ONCE(RLFS_I(src)->i_lineage);
+	if (flags & REFLINKFS_REFLINK_IMMUTABLE) {
+		ei->i_flags |= RLFS_IMMUTABLE_FL | RLFS_SNAPSHOT_FL;
+		ei->i_snap_origin = src->i_ino;
+		ei->i_snap_origin_gen = src->i_generation;
+		rlfs_set_inode_flags(inode);
 	}
 	err = rlfs_init_security(handle, inode, dir, qname);
 	clear_nlink(inode);
@@ -803,12 +851,14 @@ long rlfs_ioctl_reflink(struct file *file, void __user *argp)
 	for (i = 0; i < ARRAY_SIZE(args.reserved); i++)
 		if (args.reserved[i])
 			return -EINVAL;
-	if (args.flags & REFLINKFS_REFLINK_IMMUTABLE)
-		return -EOPNOTSUPP;	/* reserved for snapshots */
 	if (!S_ISREG(src->i_mode))
 		return -EINVAL;
 	if (IS_SWAPFILE(src))
 		return -ETXTBSY;
+	/* A snapshot is born immutable: chattr +i's capability. */
+	if ((args.flags & REFLINKFS_REFLINK_IMMUTABLE) &&
+	    !capable(CAP_LINUX_IMMUTABLE))
+		return -EPERM;
 	preserve = args.flags & REFLINKFS_REFLINK_PRESERVE;
 	err = inode_permission(src_idmap, src, MAY_READ);
 	if (err)
@@ -846,7 +896,16 @@ long rlfs_ioctl_reflink(struct file *file, void __user *argp)
 		err = security_inode_create(dir, dentry, mode);
 	if (err)
 		goto out_path;
-	inode = rlfs_reflink_new_inode(idmap, dir, mode, &dentry->d_name);
+	if (args.flags & (REFLINKFS_REFLINK_IMMUTABLE |
+			  REFLINKFS_REFLINK_LINEAGE)) {
+		inode_lock(src);
+		err = rlfs_reflink_lineage(src);
+		inode_unlock(src);
+		if (err)
+			goto out_path;
+	}
+	inode = rlfs_reflink_new_inode(idmap, src, dir, mode, &dentry->d_name,
+				       args.flags);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
 		goto out_path;

@@ -174,8 +174,10 @@ struct rlfs_inode_info {
 	u32			i_flags;	/* RLFS_*_FL, under i_rwsem */
 	u64			i_xattr_blk;	/* under i_xattr_sem */
 	u64			i_parent;	/* directories, under i_rwsem */
+	/* The snapshot record (RLFS_SNAPSHOT_FL), under i_rwsem. */
 	u64			i_snap_origin;
-	u64			i_snap_time;
+	u32			i_snap_origin_gen;
+	u64			i_lineage;	/* regular files, under i_rwsem */
 	struct timespec64	i_crtime;
 
 	/* i_xattr_sem protects the xattr block and i_xattr_blk. */
@@ -208,6 +210,12 @@ static inline struct rlfs_sb_info *RLFS_SB(struct super_block *sb)
 static inline struct rlfs_inode_info *RLFS_I(struct inode *inode)
 {
 	return container_of(inode, struct rlfs_inode_info, vfs_inode);
+}
+
+/* The superblock's read-only compatible features (rlfs_set_ro_compat()). */
+static inline u64 rlfs_ro_compat(struct super_block *sb)
+{
+	return le64_to_cpu(READ_ONCE(RLFS_SB(sb)->s_rsb->s_feature_ro_compat));
 }
 
 /* Logical blocks of a byte count, rounded up. */
@@ -245,6 +253,7 @@ extern const struct super_operations rlfs_sops;
 int rlfs_orphan_add(handle_t *handle, struct inode *inode);
 int rlfs_orphan_del(handle_t *handle, struct inode *inode);
 int rlfs_commit_super(struct super_block *sb, bool sync);
+int rlfs_set_ro_compat(handle_t *handle, struct super_block *sb, u64 feature);
 void rlfs_super_csum_set(struct super_block *sb);
 
 /* journal.c */
@@ -421,6 +430,16 @@ int rlfs_get_block(struct inode *inode, sector_t iblock,
 int rlfs_get_block_noalloc(struct inode *inode, sector_t iblock,
 			   struct buffer_head *bh, int create);
 int rlfs_zero_partial(struct inode *inode, loff_t from, loff_t len);
+/* One mapped run of a file with one reference count: rlfs_next_run(). */
+struct rlfs_run {
+	u64	lblk;		/* first logical block */
+	u64	pblk;		/* first physical block */
+	u64	len;		/* blocks */
+	u32	refcount;	/* references to the blocks, >= 1 */
+};
+int rlfs_next_run(struct inode *inode, u64 lblk, u64 end, bool merge,
+		  struct rlfs_run *run);
+int rlfs_any_data_from(struct inode *inode, u64 lblk);
 
 /* dir.c */
 extern const struct file_operations rlfs_dir_operations;

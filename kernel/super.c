@@ -166,6 +166,33 @@ int rlfs_commit_super(struct super_block *sb, bool sync)
 	return err;
 }
 
+/**
+ * rlfs_set_ro_compat - record a read-only compatible feature in use
+ * @handle: the transaction that writes the first structure needing it
+ * @sb: the filesystem
+ * @feature: RLFS_FEATURE_RO_COMPAT_* bit
+ *
+ * Nothing to do (and no credit used) when the bit is already set.
+ * Returns 0 or -errno.
+ */
+int rlfs_set_ro_compat(handle_t *handle, struct super_block *sb, u64 feature)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct rlfs_super *rsb = sbi->s_rsb;
+	int err;
+
+	if (rlfs_ro_compat(sb) & feature)
+		return 0;
+	err = rlfs_journal_get_write_access(handle, sb, sbi->s_sbh);
+	if (err)
+		return err;
+	lock_buffer(sbi->s_sbh);
+	rsb->s_feature_ro_compat |= cpu_to_le64(feature);
+	rlfs_super_csum_set(sb);
+	unlock_buffer(sbi->s_sbh);
+	return rlfs_journal_dirty(handle, sbi->s_sbh);
+}
+
 /* Set and clear s_state bits inside a transaction. */
 static int rlfs_journal_state(struct super_block *sb, u32 set, u32 clear,
 			      bool count_mount)

@@ -620,7 +620,7 @@ TEST_F_TIMEOUT(perm, bad_args, T_PERM)
 	ffree = free_inodes();
 
 	/* flags and reserved words */
-	EXPECT_EQ(-EINVAL, rl(fa, dfd, "f1", 1U << 2));
+	EXPECT_EQ(-EINVAL, rl(fa, dfd, "f1", REFLINKFS_REFLINK_ALL_FLAGS + 1));
 	EXPECT_EQ(-EINVAL, rl(fa, dfd, "f2", 1U << 31));
 	EXPECT_EQ(-EINVAL, rl(fa, dfd, "f3", PRESERVE | (1U << 5)));
 	EXPECT_EQ(-EINVAL, rl(fa, dfd, "f4", ~0U));

@@ -1512,18 +1512,14 @@ TEST_F_TIMEOUT(reflink, ioc_reflink_basic, T_SHORT)
 		EXPECT_DATA("r", r2);
 		EXPECT_MAP("r", "ssssdssssssss");
 	}
-	/* IMMUTABLE: not implemented yet (EOPNOTSUPP) or a snapshot. */
+	/* IMMUTABLE: a snapshot (snapshot_test.c tests it in depth). */
 	r = rl_ioctl(fa, AT_FDCWD, "snap", REFLINKFS_REFLINK_IMMUTABLE, 0);
-	if (r == -EOPNOTSUPP) {
-		EXPECT_NE(0, access("snap", F_OK));
-	} else {
-		EXPECT_EQ(0, r);
-		EXPECT_TRUE(!!(rlfs_get_iflags("snap") & FS_IMMUTABLE_FL));
-		EXPECT_DATA("snap", a);
-		EXPECT_EQ(-1, open("snap", O_WRONLY));
-		EXPECT_EQ(EPERM, errno);
-		EXPECT_EQ(0, rlfs_set_iflags("snap", 0));
-	}
+	EXPECT_EQ(0, r);
+	EXPECT_TRUE(!!(rlfs_get_iflags("snap") & FS_IMMUTABLE_FL));
+	EXPECT_DATA("snap", a);
+	EXPECT_EQ(-1, open("snap", O_WRONLY));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, rlfs_set_iflags("snap", 0));
 	close(fa);
 	RLFS_REMOUNT(&self->fs);
 	EXPECT_DATA("r", &self->b);

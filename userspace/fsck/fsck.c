@@ -990,6 +990,7 @@ static void check_inode(struct fsck *f, uint64_t ino,
 	uint32_t ns[4];
 	uint64_t owned, iblocks;
 	bool alloc, known = ibit_known(f, ino);
+	const char *why;
 	int ft, i;
 
 	if (known)
@@ -1068,6 +1069,14 @@ static void check_inode(struct fsck *f, uint64_t ino,
 	if ((flags & RLFS_FAST_SYMLINK_FL) && ft != RLFS_FT_SYMLINK)
 		err(f, "inode %" PRIu64 ": fast symlink flag on a %s", ino,
 		    rlfs_ftype_name(ft));
+	why = rlfs_check_snap_record(ri, le64toh(f->sb.s_feature_ro_compat),
+				     le64toh(f->sb.s_inodes),
+				     ft == RLFS_FT_REG);
+	if (why)
+		err(f, "inode %" PRIu64 ": %s (origin %" PRIu64 ", lineage "
+		    "0x%016" PRIx64 ")", ino, why,
+		    (uint64_t)le64toh(ri->i_snap_origin),
+		    (uint64_t)le64toh(ri->i_lineage));
 
 	switch (ft) {
 	case RLFS_FT_REG:

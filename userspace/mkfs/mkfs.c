@@ -295,7 +295,8 @@ static void make_super(struct rlfs_super *sb, const struct rlfs_geom *g,
 	sb->s_version = htole32(RLFS_VERSION);
 	sb->s_block_size = htole32(RLFS_BLOCK_SIZE);
 	sb->s_feature_compat = 0;
-	sb->s_feature_ro_compat = 0;
+	/* Snapshot records and lineage ids may be written. */
+	sb->s_feature_ro_compat = htole64(RLFS_FEATURE_RO_COMPAT_SNAPSHOT);
 	/* An empty refcount tree (s_refcount_root 0), ready for reflinks. */
 	sb->s_feature_incompat = htole64(RLFS_FEATURE_INCOMPAT_REFCOUNT);
 	memcpy(sb->s_uuid, uuid, RLFS_UUID_LEN);
@@ -458,7 +459,7 @@ int main(int argc, char **argv)
 	printf("  inodes:  %" PRIu64 "\n", g.inodes);
 	printf("  journal: %" PRIu64 " blocks (%" PRIu64 " MiB)\n",
 	       g.journal_blocks, g.journal_blocks / 256);
-	printf("  feature: refcount (empty refcount tree)\n");
+	printf("  feature: refcount (empty refcount tree), snapshot\n");
 	printf("  label:   %s\n", o.label ? o.label : "(none)");
 	printf("  UUID:    %s\n", uuid_str);
 	return 0;

@@ -279,6 +279,8 @@ static const char *const scenarios[] = {
 	"journal", "inode-ns", "inode-flags", "inode-type", "special-blocks",
 	"root-ref", "dir-hardlink", "rc-count", "rc-missing", "rc-free",
 	"rc-unsorted", "rc-bitmap", "rc-key", "rc-depth", "rc-claimed",
+	"snap-feature", "snap-origin", "snap-self", "snap-lineage",
+	"snap-dir", "snap-notsnap",
 	NULL,
 };
 
@@ -387,6 +389,12 @@ int main(int argc, char **argv)
 	sb->s_feature_incompat |= htole64(RLFS_FEATURE_INCOMPAT_REFCOUNT);
 	sb->s_refcount_root = htole64(rcroot);
 	sb->s_refcount_depth = htole32(1);
+	/* /big: a snapshot of /file (made writable since), in its lineage */
+	bi->i_flags |= htole32(RLFS_SNAPSHOT_FL);
+	bi->i_snap_origin = htole64(file);
+	bi->i_snap_origin_gen = ino_rec(file)->i_generation;
+	bi->i_lineage = htole64(0x1f2e3d4c5b6a7988ULL);
+	ino_rec(file)->i_lineage = bi->i_lineage;
 	/* /sub, /sub/fifo, /sub/deep */
 	sub = new_inode(S_IFDIR | 0755, 3, root);
 	subb = new_dir_block(sub);
@@ -548,6 +556,19 @@ int main(int argc, char **argv)
 		sb->s_refcount_depth = htole32(2);
 	} else if (!strcmp(sc, "rc-claimed")) {
 		ino_rec(trunc)->i_ext[0].e_pblk = htole64(rcl1);
+	} else if (!strcmp(sc, "snap-feature")) {
+		sb->s_feature_ro_compat &=
+			~htole64(RLFS_FEATURE_RO_COMPAT_SNAPSHOT);
+	} else if (!strcmp(sc, "snap-origin")) {
+		bi->i_snap_origin = 0;
+	} else if (!strcmp(sc, "snap-self")) {
+		bi->i_snap_origin = htole64(big);
+	} else if (!strcmp(sc, "snap-lineage")) {
+		bi->i_lineage = 0;
+	} else if (!strcmp(sc, "snap-dir")) {
+		ino_rec(sub)->i_lineage = htole64(5);
+	} else if (!strcmp(sc, "snap-notsnap")) {
+		ino_rec(file)->i_snap_origin = htole64(big);
 	}
 
 	finish();

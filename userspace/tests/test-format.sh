@@ -225,6 +225,12 @@ declare -A WANT=(
 	[rc-key]="^refcount block [0-9]+: first key [0-9]+ differs from its index key"
 	[rc-depth]="^refcount block [0-9]+: depth 1, expected 2$"
 	[rc-claimed]="^block [0-9]+ claimed by the refcount tree and inode 11$"
+	[snap-feature]="^inode 3: snapshot record without the snapshot feature"
+	[snap-origin]="^inode 3: snapshot origin out of range \\(origin 0,"
+	[snap-self]="^inode 3: snapshot is its own origin"
+	[snap-lineage]="^inode 3: snapshot without a lineage"
+	[snap-dir]="^inode 4: snapshot record on a file that is not regular"
+	[snap-notsnap]="^inode 2: snapshot origin on a file that is not a snapshot"
 )
 P=$T/p.img
 truncate -s 64M "$P"
@@ -233,6 +239,7 @@ cp --sparse=always "$P" "$T/fresh.img"
 run 0 "$FSCK" -n -v "$P"
 expect "^refcount tree: empty$"
 [ "$(le64 "$P" 40)" = 1 ] || fail "mkfs did not set the refcount feature"
+[ "$(le64 "$P" 32)" = 1 ] || fail "mkfs did not set the snapshot feature"
 ok "mkfs sets the refcount feature with an empty refcount tree"
 run 0 "$TESTIMG" "$P" clean
 run 0 "$FSCK" -n -v "$P"
