@@ -116,4 +116,160 @@ struct reflinkfs_extents_args {
 #define REFLINKFS_IOC_GET_EXTENTS	_IOWR(REFLINKFS_IOC_MAGIC, 3, \
 					      struct reflinkfs_extents_args)
 
+/*
+ * The generic netlink family "reflinkfs" (status, events, fault
+ * injection), specified in Documentation/netlink/specs/reflinkfs.yaml.
+ * Between the YNL-GEN markers: exactly what tools/net/ynl/ynl-gen-c.py
+ * --mode uapi makes of the spec (scripts/ynl check-uapi compares them);
+ * change the spec, never this block by hand.
+ */
+/* YNL-GEN begin */
+#define REFLINKFS_FAMILY_NAME		"reflinkfs"
+#define REFLINKFS_FAMILY_VERSION	1
+
+/**
+ * enum reflinkfs_mount_state - Mount state of an instance.
+ * @REFLINKFS_MOUNT_STATE_RW: mounted read-write
+ * @REFLINKFS_MOUNT_STATE_RO: mounted read-only
+ * @REFLINKFS_MOUNT_STATE_ERROR: a corruption was seen (the superblock's error
+ *   state is set)
+ */
+enum reflinkfs_mount_state {
+	REFLINKFS_MOUNT_STATE_RW,
+	REFLINKFS_MOUNT_STATE_RO,
+	REFLINKFS_MOUNT_STATE_ERROR,
+};
+
+/**
+ * enum reflinkfs_event_type - What an event message reports.
+ * @REFLINKFS_EVENT_TYPE_MOUNT: the instance was mounted
+ * @REFLINKFS_EVENT_TYPE_UNMOUNT: the instance is being unmounted (its last
+ *   message)
+ * @REFLINKFS_EVENT_TYPE_REFLINK: REFLINKFS_IOC_REFLINK made ino from ino-src
+ * @REFLINKFS_EVENT_TYPE_SNAPSHOT: REFLINKFS_IOC_REFLINK made the snapshot ino
+ *   of ino-src
+ * @REFLINKFS_EVENT_TYPE_CLONE: FICLONE, FICLONERANGE or copy_file_range shared
+ *   length bytes
+ * @REFLINKFS_EVENT_TYPE_DEDUPE: FIDEDUPERANGE shared length bytes
+ * @REFLINKFS_EVENT_TYPE_UNSHARE: FALLOC_FL_UNSHARE_RANGE copied blocks of ino
+ * @REFLINKFS_EVENT_TYPE_COW: copy on write gave ino blocks private blocks in
+ *   one journal transaction (one message per inode per transaction, sent when
+ *   the transaction commits)
+ * @REFLINKFS_EVENT_TYPE_ENOSPC: an allocation for ino failed for lack of space
+ * @REFLINKFS_EVENT_TYPE_CORRUPTION: a corrupt metadata block (block, 0 if
+ *   unknown) was found
+ */
+enum reflinkfs_event_type {
+	REFLINKFS_EVENT_TYPE_MOUNT = 1,
+	REFLINKFS_EVENT_TYPE_UNMOUNT,
+	REFLINKFS_EVENT_TYPE_REFLINK,
+	REFLINKFS_EVENT_TYPE_SNAPSHOT,
+	REFLINKFS_EVENT_TYPE_CLONE,
+	REFLINKFS_EVENT_TYPE_DEDUPE,
+	REFLINKFS_EVENT_TYPE_UNSHARE,
+	REFLINKFS_EVENT_TYPE_COW,
+	REFLINKFS_EVENT_TYPE_ENOSPC,
+	REFLINKFS_EVENT_TYPE_CORRUPTION,
+};
+
+/**
+ * enum reflinkfs_fault_site - Where an armed fault makes an operation fail.
+ * @REFLINKFS_FAULT_SITE_ALLOC: block allocation (data, extent, xattr,
+ *   directory, refcount blocks)
+ * @REFLINKFS_FAULT_SITE_META_READ: reading a metadata block from disk or cache
+ * @REFLINKFS_FAULT_SITE_META_WRITE: getting write access to a metadata block
+ *   in a transaction
+ * @REFLINKFS_FAULT_SITE_TRANS: starting a journal transaction
+ */
+enum reflinkfs_fault_site {
+	REFLINKFS_FAULT_SITE_ALLOC = 1,
+	REFLINKFS_FAULT_SITE_META_READ,
+	REFLINKFS_FAULT_SITE_META_WRITE,
+	REFLINKFS_FAULT_SITE_TRANS,
+};
+
+enum {
+	REFLINKFS_A_STATUS_DEV = 1,
+	REFLINKFS_A_STATUS_FD,
+	REFLINKFS_A_STATUS_UUID,
+	REFLINKFS_A_STATUS_LABEL,
+	REFLINKFS_A_STATUS_STATE,
+	REFLINKFS_A_STATUS_BLOCK_SIZE,
+	REFLINKFS_A_STATUS_BLOCKS_TOTAL,
+	REFLINKFS_A_STATUS_BLOCKS_FREE,
+	REFLINKFS_A_STATUS_BLOCKS_USED,
+	REFLINKFS_A_STATUS_SHARED_BLOCKS,
+	REFLINKFS_A_STATUS_REFCOUNT_RECORDS,
+	REFLINKFS_A_STATUS_LOGICAL_BYTES,
+	REFLINKFS_A_STATUS_PHYSICAL_BYTES,
+	REFLINKFS_A_STATUS_REFLINKS,
+	REFLINKFS_A_STATUS_SNAPSHOTS,
+	REFLINKFS_A_STATUS_CLONES,
+	REFLINKFS_A_STATUS_DEDUPES,
+	REFLINKFS_A_STATUS_COW_BLOCKS,
+	REFLINKFS_A_STATUS_UNSHARED_BLOCKS,
+	REFLINKFS_A_STATUS_ENOSPC,
+	REFLINKFS_A_STATUS_CORRUPTIONS,
+	REFLINKFS_A_STATUS_COMMITS,
+	REFLINKFS_A_STATUS_PAD,
+
+	__REFLINKFS_A_STATUS_MAX,
+	REFLINKFS_A_STATUS_MAX = (__REFLINKFS_A_STATUS_MAX - 1)
+};
+
+enum {
+	REFLINKFS_A_EVENT_DEV = 1,
+	REFLINKFS_A_EVENT_TYPE,
+	REFLINKFS_A_EVENT_INO,
+	REFLINKFS_A_EVENT_INO_SRC,
+	REFLINKFS_A_EVENT_OFFSET,
+	REFLINKFS_A_EVENT_LENGTH,
+	REFLINKFS_A_EVENT_BLOCKS,
+	REFLINKFS_A_EVENT_BLOCK,
+	REFLINKFS_A_EVENT_PAD,
+
+	__REFLINKFS_A_EVENT_MAX,
+	REFLINKFS_A_EVENT_MAX = (__REFLINKFS_A_EVENT_MAX - 1)
+};
+
+enum {
+	REFLINKFS_A_FAULT_ENTRY_SITE = 1,
+	REFLINKFS_A_FAULT_ENTRY_NTH,
+	REFLINKFS_A_FAULT_ENTRY_EVERY,
+	REFLINKFS_A_FAULT_ENTRY_ERRNO,
+	REFLINKFS_A_FAULT_ENTRY_CALLS,
+	REFLINKFS_A_FAULT_ENTRY_FIRED,
+	REFLINKFS_A_FAULT_ENTRY_PAD,
+
+	__REFLINKFS_A_FAULT_ENTRY_MAX,
+	REFLINKFS_A_FAULT_ENTRY_MAX = (__REFLINKFS_A_FAULT_ENTRY_MAX - 1)
+};
+
+enum {
+	REFLINKFS_A_FAULT_DEV = 1,
+	REFLINKFS_A_FAULT_FD,
+	REFLINKFS_A_FAULT_SITE,
+	REFLINKFS_A_FAULT_NTH,
+	REFLINKFS_A_FAULT_EVERY,
+	REFLINKFS_A_FAULT_ERRNO,
+	REFLINKFS_A_FAULT_ENTRY,
+
+	__REFLINKFS_A_FAULT_MAX,
+	REFLINKFS_A_FAULT_MAX = (__REFLINKFS_A_FAULT_MAX - 1)
+};
+
+enum {
+	REFLINKFS_CMD_STATUS_GET = 1,
+	REFLINKFS_CMD_FAULT_SET,
+	REFLINKFS_CMD_FAULT_GET,
+	REFLINKFS_CMD_FAULT_CLEAR,
+	REFLINKFS_CMD_EVENT,
+
+	__REFLINKFS_CMD_MAX,
+	REFLINKFS_CMD_MAX = (__REFLINKFS_CMD_MAX - 1)
+};
+
+#define REFLINKFS_MCGRP_EVENTS	"events"
+/* YNL-GEN end */
+
 #endif /* _UAPI_LINUX_REFLINKFS_H */
