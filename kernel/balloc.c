@@ -13,6 +13,7 @@
  */
 #include <linux/bitops.h>
 #include "reflinkfs.h"
+#include "trace.h"
 
 struct rlfs_bitmap {
 	const char	*name;		/* "block" or "inode" */
@@ -431,6 +432,9 @@ int rlfs_alloc_blocks(handle_t *handle, struct inode *inode, u64 goal,
 	sbi = RLFS_SB(sb);
 	if (WARN_ON_ONCE(!*count))
 		return -EINVAL;
+	err = rlfs_fault(sb, REFLINKFS_FAULT_SITE_ALLOC);
+	if (err)
+		goto out;
 	rlfs_block_bitmap(sbi, &bm);
 	if (flags & RLFS_ALLOC_RESERVE)
 		bm.resv = 0;
@@ -443,6 +447,18 @@ int rlfs_alloc_blocks(handle_t *handle, struct inode *inode, u64 goal,
 	mutex_unlock(&sbi->s_alloc_lock);
 	if (!err && inode)
 		inode_add_bytes(inode, (loff_t)*count << RLFS_BLOCK_BITS);
+out:
+	trace_reflinkfs_alloc_blocks(sb, inode ? inode->i_ino : 0,
+				     err ? goal : *start, *count, err);
+	if (err == -ENOSPC) {
+		struct rlfs_event ev = {
+			.type	= REFLINKFS_EVENT_TYPE_ENOSPC,
+			.ino	= inode ? inode->i_ino : 0,
+		};
+
+		rlfs_stat_add(sb, RLFS_STAT_ENOSPC, 1);
+		rlfs_notify(sb, &ev);
+	}
 	return err;
 }
 
@@ -461,6 +477,8 @@ int rlfs_free_blocks(handle_t *handle, struct inode *inode, u64 start,
 	mutex_unlock(&sbi->s_alloc_lock);
 	if (!err && inode)
 		inode_sub_bytes(inode, (loff_t)count << RLFS_BLOCK_BITS);
+	trace_reflinkfs_free_blocks(sb, inode ? inode->i_ino : 0, start, count,
+				    err);
 	return err;
 }
 

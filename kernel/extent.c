@@ -72,6 +72,7 @@
 #include <linux/blkdev.h>
 #include <linux/sched/mm.h>
 #include "btnode.h"
+#include "trace.h"
 
 /* First logical block that can never be mapped (RLFS_MAX_FILE_SIZE). */
 #define RLFS_LBLK_LIMIT		U32_MAX
@@ -504,20 +505,9 @@ static int rlfs_leaf_insert(handle_t *handle, struct inode *inode,
 	return err;
 }
 
-/**
- * rlfs_extent_insert - map [lblk, lblk + len) to [pblk, pblk + len)
- * @handle: running handle with RLFS_TREE_CREDITS for this call
- * @inode: the inode; its i_map_sem is held for writing
- * @lblk: first logical block
- * @pblk: first physical block
- * @len: 1..RLFS_MAX_EXTENT_LEN blocks
- *
- * The range must be a hole.  Splits full nodes and grows the tree as
- * needed; tree blocks come from rlfs_alloc_blocks() and count in i_blocks.
- * On failure the map is unchanged (the caller still owns the blocks).
- */
-int rlfs_extent_insert(handle_t *handle, struct inode *inode,
-		       u32 lblk, u64 pblk, u32 len)
+/* rlfs_extent_insert() without its trace point. */
+static int __rlfs_extent_insert(handle_t *handle, struct inode *inode,
+				u32 lblk, u64 pblk, u32 len)
 {
 	struct rlfs_bt_path path;
 	int round, err;
@@ -544,6 +534,27 @@ int rlfs_extent_insert(handle_t *handle, struct inode *inode,
 		if (err != -EAGAIN)
 			return err;
 	}
+}
+
+/**
+ * rlfs_extent_insert - map [lblk, lblk + len) to [pblk, pblk + len)
+ * @handle: running handle with RLFS_TREE_CREDITS for this call
+ * @inode: the inode; its i_map_sem is held for writing
+ * @lblk: first logical block
+ * @pblk: first physical block
+ * @len: 1..RLFS_MAX_EXTENT_LEN blocks
+ *
+ * The range must be a hole.  Splits full nodes and grows the tree as
+ * needed; tree blocks come from rlfs_alloc_blocks() and count in i_blocks.
+ * On failure the map is unchanged (the caller still owns the blocks).
+ */
+int rlfs_extent_insert(handle_t *handle, struct inode *inode,
+		       u32 lblk, u64 pblk, u32 len)
+{
+	int err = __rlfs_extent_insert(handle, inode, lblk, pblk, len);
+
+	trace_reflinkfs_extent_insert(inode, lblk, pblk, len, err);
+	return err;
 }
 
 /*
@@ -991,6 +1002,7 @@ int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
 	ei->i_alloc_flags = 0;
 	memalloc_nofs_restore(nofs);
 	up_write(&ei->i_map_sem);
+	trace_reflinkfs_extent_remove(inode, lblk, 0, *removed, err);
 	return err;
 }
 

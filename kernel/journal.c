@@ -9,6 +9,7 @@
 #include <linux/pagemap.h>
 #include <linux/writeback.h>
 #include "reflinkfs.h"
+#include "trace.h"
 
 /*
  * A metadata buffer whose checksum was verified since it was read from
@@ -55,11 +56,17 @@ struct buffer_head *rlfs_read_meta(struct super_block *sb, u64 blocknr,
 	struct rlfs_block_header *hdr;
 	struct buffer_head *bh;
 	u32 crc;
+	int err;
 
 	if (blocknr == 0 || blocknr >= sbi->s_blocks) {
-		rlfs_corrupt(sb, "block %llu: out of range (filesystem has %llu blocks), expected a block with magic 0x%08x",
-			     blocknr, sbi->s_blocks, magic);
+		rlfs_corrupt_block(sb, blocknr, "block %llu: out of range (filesystem has %llu blocks), expected a block with magic 0x%08x",
+				   blocknr, sbi->s_blocks, magic);
 		return ERR_PTR(-EFSCORRUPTED);
+	}
+	err = rlfs_fault(sb, REFLINKFS_FAULT_SITE_META_READ);
+	if (err) {
+		rlfs_err(sb, "block %llu: read error", blocknr);
+		return ERR_PTR(err);
 	}
 	bh = sb_getblk(sb, blocknr);
 	if (!bh)
@@ -74,18 +81,18 @@ struct buffer_head *rlfs_read_meta(struct super_block *sb, u64 blocknr,
 	}
 	hdr = (struct rlfs_block_header *)bh->b_data;
 	if (le32_to_cpu(hdr->bh_magic) != magic) {
-		rlfs_corrupt(sb, "block %llu: bad magic 0x%08x, expected 0x%08x",
-			     blocknr, le32_to_cpu(hdr->bh_magic), magic);
+		rlfs_corrupt_block(sb, blocknr, "block %llu: bad magic 0x%08x, expected 0x%08x",
+				   blocknr, le32_to_cpu(hdr->bh_magic), magic);
 		goto bad;
 	}
 	if (le64_to_cpu(hdr->bh_blocknr) != blocknr) {
-		rlfs_corrupt(sb, "block %llu: header says block %llu",
-			     blocknr, le64_to_cpu(hdr->bh_blocknr));
+		rlfs_corrupt_block(sb, blocknr, "block %llu: header says block %llu",
+				   blocknr, le64_to_cpu(hdr->bh_blocknr));
 		goto bad;
 	}
 	if (le64_to_cpu(hdr->bh_owner) != owner) {
-		rlfs_corrupt(sb, "block %llu: owner %llu, expected %llu",
-			     blocknr, le64_to_cpu(hdr->bh_owner), owner);
+		rlfs_corrupt_block(sb, blocknr, "block %llu: owner %llu, expected %llu",
+				   blocknr, le64_to_cpu(hdr->bh_owner), owner);
 		goto bad;
 	}
 	if (buffer_rlfs_verified(bh))
@@ -93,8 +100,8 @@ struct buffer_head *rlfs_read_meta(struct super_block *sb, u64 blocknr,
 	crc = rlfs_crc(bh->b_data, RLFS_BLOCK_SIZE,
 		       offsetof(struct rlfs_block_header, bh_crc));
 	if (le32_to_cpu(hdr->bh_crc) != crc) {
-		rlfs_corrupt(sb, "block %llu: bad checksum 0x%08x, expected 0x%08x",
-			     blocknr, le32_to_cpu(hdr->bh_crc), crc);
+		rlfs_corrupt_block(sb, blocknr, "block %llu: bad checksum 0x%08x, expected 0x%08x",
+				   blocknr, le32_to_cpu(hdr->bh_crc), crc);
 		goto bad;
 	}
 	set_buffer_rlfs_verified(bh);
@@ -139,6 +146,8 @@ struct buffer_head *rlfs_new_meta(handle_t *handle, struct super_block *sb,
 handle_t *rlfs_journal_start(struct super_block *sb, int credits)
 {
 	journal_t *journal = RLFS_SB(sb)->s_journal;
+	handle_t *handle;
+	int err;
 
 	/* A nested start joins the running handle, whatever the mount state. */
 	if (!journal_current_handle()) {
@@ -146,14 +155,28 @@ handle_t *rlfs_journal_start(struct super_block *sb, int credits)
 			return ERR_PTR(-EROFS);
 		if (is_journal_aborted(journal))
 			return ERR_PTR(-EROFS);
+		err = rlfs_fault(sb, REFLINKFS_FAULT_SITE_TRANS);
+		if (err) {
+			trace_reflinkfs_trans_start(sb, credits, err);
+			return ERR_PTR(err);
+		}
 	}
-	return jbd2__journal_start(journal, credits, 0, RLFS_REVOKE_CREDITS,
-				   GFP_NOFS, 0, 0);
+	handle = jbd2__journal_start(journal, credits, 0, RLFS_REVOKE_CREDITS,
+				     GFP_NOFS, 0, 0);
+	trace_reflinkfs_trans_start(sb, credits, PTR_ERR_OR_ZERO(handle));
+	return handle;
 }
 
 int rlfs_journal_stop(handle_t *handle)
 {
-	return jbd2_journal_stop(handle);
+	struct super_block *sb = handle->h_transaction ?
+		handle->h_transaction->t_journal->j_private : NULL;
+	int left = jbd2_handle_buffer_credits(handle);
+	int err = jbd2_journal_stop(handle);
+
+	if (sb)
+		trace_reflinkfs_trans_stop(sb, left, err);
+	return err;
 }
 
 int rlfs_journal_get_write_access(handle_t *handle, struct super_block *sb,
@@ -161,7 +184,9 @@ int rlfs_journal_get_write_access(handle_t *handle, struct super_block *sb,
 {
 	int err;
 
-	err = jbd2_journal_get_write_access(handle, bh);
+	err = rlfs_fault(sb, REFLINKFS_FAULT_SITE_META_WRITE);
+	if (!err)
+		err = jbd2_journal_get_write_access(handle, bh);
 	if (err)
 		rlfs_err(sb, "block %llu: journal write access failed: %d",
 			 (u64)bh->b_blocknr, err);
@@ -276,6 +301,13 @@ static int rlfs_journal_bmap(journal_t *journal, sector_t *block)
 	return 0;
 }
 
+/* A transaction is on disk: counters and copy-on-write events. */
+static void rlfs_journal_commit_callback(journal_t *journal,
+					 transaction_t *transaction)
+{
+	rlfs_notify_commit(journal->j_private, transaction->t_tid);
+}
+
 int rlfs_journal_init(struct super_block *sb)
 {
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
@@ -295,6 +327,7 @@ int rlfs_journal_init(struct super_block *sb)
 	}
 	journal->j_private = sb;
 	journal->j_bmap = rlfs_journal_bmap;
+	journal->j_commit_callback = rlfs_journal_commit_callback;
 	journal->j_commit_interval = sbi->s_commit_interval * HZ;
 	journal->j_submit_inode_data_buffers = rlfs_submit_inode_data;
 	journal->j_finish_inode_data_buffers = rlfs_finish_inode_data;

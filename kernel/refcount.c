@@ -82,6 +82,7 @@
 
 #include <linux/sched/mm.h>
 #include "reflinkfs.h"
+#include "trace.h"
 
 /* Most blocks one decrement step frees: they span <= 2 bitmap blocks. */
 #define RLFS_RC_MAX_FREE	min_t(u32, RLFS_MAX_EXTENT_LEN, \
@@ -431,6 +432,7 @@ static int rlfs_refcount_adjust(handle_t *handle, struct super_block *sb,
 				int delta, u32 *done)
 {
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	u32 old = 0, run;
 	unsigned int nofs;
 	int err;
 
@@ -438,6 +440,10 @@ static int rlfs_refcount_adjust(handle_t *handle, struct super_block *sb,
 	err = rlfs_rc_check_range(sb, pblk, len);
 	if (err)
 		return err;
+	/* A step covers one record or gap: one count before it. */
+	if (trace_reflinkfs_refcount_change_enabled() &&
+	    __rlfs_refcount_lookup(sb, pblk, len, false, &old, &run))
+		old = 0;
 	down_write(&sbi->s_refcount_sem);
 	nofs = memalloc_nofs_save();
 	/*
@@ -449,6 +455,8 @@ static int rlfs_refcount_adjust(handle_t *handle, struct super_block *sb,
 	sbi->s_rc_alloc_flags = 0;
 	memalloc_nofs_restore(nofs);
 	up_write(&sbi->s_refcount_sem);
+	trace_reflinkfs_refcount_change(sb, pblk, err ? len : *done, old,
+					err ? old : old + delta, err);
 	return err;
 }
 
@@ -514,4 +522,40 @@ int rlfs_refcount_init(struct super_block *sb)
 {
 	init_rwsem(&RLFS_SB(sb)->s_refcount_sem);
 	return rlfs_rctree_check_root(sb);
+}
+
+/**
+ * rlfs_refcount_totals - count the whole refcount tree
+ * @sb: the filesystem
+ * @tot: out: records, blocks they cover (the shared blocks) and the sum of
+ *	(refcount - 1) * len (the blocks sharing saves)
+ *
+ * One lookup per record, under s_refcount_sem (shared).  Returns 0 or
+ * -errno.
+ */
+int rlfs_refcount_totals(struct super_block *sb, struct rlfs_rc_totals *tot)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct rlfs_rc_irec rec;
+	unsigned int nofs;
+	u64 pblk = 0;
+	int ret;
+
+	memset(tot, 0, sizeof(*tot));
+	down_read(&sbi->s_refcount_sem);
+	nofs = memalloc_nofs_save();
+	while ((ret = rlfs_rctree_find(sb, pblk, &rec)) > 0) {
+		tot->records++;
+		tot->blocks += rec.len;
+		tot->extra_refs += (u64)rec.len * (rec.refcount - 1);
+		pblk = rec.start + rec.len;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	memalloc_nofs_restore(nofs);
+	up_read(&sbi->s_refcount_sem);
+	return ret < 0 ? ret : 0;
 }

@@ -76,6 +76,7 @@
 #include <linux/xattr.h>
 #include <uapi/linux/reflinkfs.h>
 #include "reflinkfs.h"
+#include "trace.h"
 
 /* Every logical block a file can map. */
 #define RLFS_LBLK_LIMIT_BLOCKS	((u64)U32_MAX)
@@ -123,9 +124,12 @@ static int rlfs_cow_remap(handle_t *handle, struct inode *inode, u32 lblk,
 	if (ret)
 		rlfs_corrupt(inode->i_sb, "inode %lu: block %u: reference to %llu dropped, map unchanged: %d",
 			     inode->i_ino, lblk, old, ret);
+	else
+		rlfs_note_cow(handle, inode, 1);
 out:
 	memalloc_nofs_restore(nofs);
 	up_write(&ei->i_map_sem);
+	trace_reflinkfs_cow(inode, lblk, old, new, ret);
 	return ret;
 }
 
@@ -146,8 +150,8 @@ static int rlfs_write_through(struct buffer_head *bh, struct super_block *sb,
  * Give block @lblk of @inode a private copy if it is shared.  The handle
  * has RLFS_COW_CREDITS.  With RLFS_COW_WRITE_THROUGH the copy is on disk
  * before the map names it (a caller without i_rwsem: a direct read may
- * map the block before the page is written back).  Returns 0 or -errno;
- * on error nothing changed.
+ * map the block before the page is written back).  Returns 1 (copied), 0
+ * (not shared, or a hole) or -errno; on error nothing changed.
  */
 static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk,
 			  unsigned int flags)
@@ -214,7 +218,7 @@ static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk,
 		err = rlfs_journal_order_data(handle, inode,
 					      (loff_t)lblk << RLFS_BLOCK_BITS,
 					      RLFS_BLOCK_SIZE);
-	return err;
+	return err ? err : 1;
 
 out_free:
 	/* The page stays aimed at the shared block, clean. */
@@ -329,7 +333,7 @@ int rlfs_cow_range(handle_t *handle, struct inode *inode, u32 lblk, u32 len,
 		if (err)
 			return err;
 		err = rlfs_cow_block(handle, inode, lblk, flags);
-		if (err)
+		if (err < 0)
 			return err;
 		if (fatal_signal_pending(current))
 			return -EINTR;
@@ -344,28 +348,44 @@ int rlfs_cow_range(handle_t *handle, struct inode *inode, u32 lblk, u32 len,
  * @offset: first byte
  * @len: bytes
  *
- * One transaction per block.  Returns 0 or -errno.
+ * One transaction per block.  Counts and reports (netlink) the blocks
+ * copied, also when it fails part way.  Returns 0 or -errno.
  */
 int rlfs_unshare_range(struct inode *inode, loff_t offset, loff_t len)
 {
 	u64 lblk = offset >> RLFS_BLOCK_BITS;
 	u64 end = min_t(u64, rlfs_blocks_of(offset + len), U32_MAX);
+	struct rlfs_event ev = {
+		.type	= REFLINKFS_EVENT_TYPE_UNSHARE,
+		.ino	= inode->i_ino,
+		.offset	= offset,
+		.length	= len,
+	};
 	handle_t *handle;
-	int err, err2;
+	int err = 0, err2;
 
 	for (; lblk < end; lblk++) {
 		handle = rlfs_journal_start(inode->i_sb, RLFS_COW_CREDITS);
-		if (IS_ERR(handle))
-			return PTR_ERR(handle);
+		if (IS_ERR(handle)) {
+			err = PTR_ERR(handle);
+			break;
+		}
 		err = rlfs_cow_block(handle, inode, lblk, 0);
 		err2 = rlfs_journal_stop(handle);
-		if (err || err2)
-			return err ? err : err2;
-		if (fatal_signal_pending(current))
-			return -EINTR;
+		if (err > 0)
+			ev.blocks++;
+		if (err >= 0)
+			err = err2;
+		if (!err && fatal_signal_pending(current))
+			err = -EINTR;
+		if (err)
+			break;
 		cond_resched();
 	}
-	return 0;
+	rlfs_stat_add(inode->i_sb, RLFS_STAT_UNSHARED_BLOCKS, ev.blocks);
+	rlfs_notify(inode->i_sb, &ev);
+	trace_reflinkfs_unshare(inode, offset, len, ev.blocks, err);
+	return err;
 }
 
 /*
@@ -609,6 +629,23 @@ loff_t rlfs_remap_file_range(struct file *file_in, loff_t pos_in,
 out_unlock:
 	filemap_invalidate_unlock_two(src->i_mapping, dest->i_mapping);
 	unlock_two_nondirectories(src, dest);
+	trace_reflinkfs_remap(src, pos_in, dest, pos_out, len,
+			      remap_flags & REMAP_FILE_DEDUP, ret);
+	if (ret > 0) {
+		bool dedupe = remap_flags & REMAP_FILE_DEDUP;
+		struct rlfs_event ev = {
+			.type	= dedupe ? REFLINKFS_EVENT_TYPE_DEDUPE :
+				  REFLINKFS_EVENT_TYPE_CLONE,
+			.ino	= dest->i_ino,
+			.ino_src = src->i_ino,
+			.offset	= pos_out,
+			.length	= ret,
+		};
+
+		rlfs_stat_add(dest->i_sb, dedupe ? RLFS_STAT_DEDUPES :
+			      RLFS_STAT_CLONES, 1);
+		rlfs_notify(dest->i_sb, &ev);
+	}
 	return ret;
 }
 
@@ -840,6 +877,7 @@ long rlfs_ioctl_reflink(struct file *file, void __user *argp)
 	struct inode *dir, *inode;
 	struct dentry *dentry;
 	struct path path;
+	u64 new_ino = 0;
 	bool preserve;
 	umode_t mode;
 	int i, err;
@@ -936,13 +974,27 @@ out_src:
 	filemap_invalidate_unlock(src->i_mapping);
 	inode_unlock(src);
 	if (!err) {
+		bool snapshot = args.flags & REFLINKFS_REFLINK_IMMUTABLE;
+		struct rlfs_event ev = {
+			.type	= snapshot ? REFLINKFS_EVENT_TYPE_SNAPSHOT :
+				  REFLINKFS_EVENT_TYPE_REFLINK,
+			.ino	= inode->i_ino,
+			.ino_src = src->i_ino,
+		};
+
+		new_ino = inode->i_ino;
 		d_instantiate(dentry, inode);
 		fsnotify_create(dir, dentry);
+		rlfs_stat_add(src->i_sb, RLFS_STAT_REFLINKS, 1);
+		if (snapshot)
+			rlfs_stat_add(src->i_sb, RLFS_STAT_SNAPSHOTS, 1);
+		rlfs_notify(src->i_sb, &ev);
 		goto out_path;
 	}
 out_iput:
 	iput(inode);	/* eviction drops the shared references */
 out_path:
 	done_path_create(&path, dentry);
+	trace_reflinkfs_reflink(src, new_ino, args.flags, err);
 	return err;
 }

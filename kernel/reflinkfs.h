@@ -28,6 +28,7 @@
 #include <linux/jbd2.h>
 #include <linux/percpu_counter.h>
 #include <linux/ratelimit.h>
+#include <uapi/linux/reflinkfs.h>
 #include "reflinkfs_format.h"
 #include "compat.h"
 
@@ -74,6 +75,31 @@
 #define RLFS_REVOKE_CREDITS	(5 * RLFS_MAX_EXTENT_DEPTH + 8)
 /* Blocks one truncate step may free from a directory or symlink. */
 #define RLFS_MAX_META_FREE	8
+
+/* Counters since mount, reported by STATUS_GET (netlink.c). */
+enum rlfs_stat {
+	RLFS_STAT_REFLINKS,
+	RLFS_STAT_SNAPSHOTS,
+	RLFS_STAT_CLONES,
+	RLFS_STAT_DEDUPES,
+	RLFS_STAT_COW_BLOCKS,
+	RLFS_STAT_UNSHARED_BLOCKS,
+	RLFS_STAT_ENOSPC,
+	RLFS_STAT_CORRUPTIONS,
+	RLFS_STAT_COMMITS,
+	RLFS_STAT_NR
+};
+
+/* One armed fault site (fault.c), under rlfs_sb_info.s_fault_lock. */
+struct rlfs_fault {
+	bool			armed;	/* also read without the lock */
+	int			err;	/* positive errno */
+	u64			nth;
+	u64			every;
+	u64			calls;
+	u64			fired;
+};
+#define RLFS_FAULT_SITES	(REFLINKFS_FAULT_SITE_TRANS + 1)
 
 /*
  * Per-filesystem information, sb->s_fs_info.
@@ -148,6 +174,16 @@ struct rlfs_sb_info {
 
 	/* Records RLFS_STATE_ERROR in the superblock after a corruption. */
 	struct work_struct	s_error_work;
+
+	/* Observability (netlink.c, fault.c). */
+	struct list_head	s_instance;	/* on rlfs_instances */
+	atomic64_t		s_stats[RLFS_STAT_NR];
+	/* Copy-on-write notes of uncommitted transactions, s_cow_lock. */
+	spinlock_t		s_cow_lock;
+	struct list_head	s_cow_notes;
+	unsigned int		s_cow_nr_notes;
+	spinlock_t		s_fault_lock;
+	struct rlfs_fault	s_faults[RLFS_FAULT_SITES];
 };
 
 /*
@@ -242,11 +278,20 @@ void __rlfs_msg(struct super_block *sb, const char *level, const char *fmt,
 	__rlfs_msg(sb, KERN_WARNING, fmt, ##__VA_ARGS__)
 #define rlfs_info(sb, fmt, ...) \
 	__rlfs_msg(sb, KERN_INFO, fmt, ##__VA_ARGS__)
-__printf(3, 4)
-void __rlfs_corrupt(struct super_block *sb, const char *func, const char *fmt,
-		    ...);
+__printf(4, 5)
+void __rlfs_corrupt(struct super_block *sb, const char *func, u64 blocknr,
+		    const char *fmt, ...);
 #define rlfs_corrupt(sb, fmt, ...) \
-	__rlfs_corrupt(sb, __func__, fmt, ##__VA_ARGS__)
+	__rlfs_corrupt(sb, __func__, 0, fmt, ##__VA_ARGS__)
+/* The same, naming the corrupt block in the netlink event. */
+#define rlfs_corrupt_block(sb, blocknr, fmt, ...) \
+	__rlfs_corrupt(sb, __func__, blocknr, fmt, ##__VA_ARGS__)
+
+static inline void rlfs_stat_add(struct super_block *sb, enum rlfs_stat stat,
+				 u64 n)
+{
+	atomic64_add(n, &RLFS_SB(sb)->s_stats[stat]);
+}
 
 /* super.c */
 extern const struct super_operations rlfs_sops;
@@ -380,6 +425,13 @@ int rlfs_refcount_dec(handle_t *handle, struct inode *inode, u64 pblk,
 int rlfs_refcount_step_len(struct super_block *sb, u64 pblk, u32 len,
 			   u32 *step);
 int rlfs_refcount_init(struct super_block *sb);
+/* The whole tree: records, blocks covered, sum of (refcount - 1) * len. */
+struct rlfs_rc_totals {
+	u64	records;
+	u64	blocks;
+	u64	extra_refs;
+};
+int rlfs_refcount_totals(struct super_block *sb, struct rlfs_rc_totals *tot);
 
 /* rctree.c: record storage for refcount.c, s_refcount_sem held. */
 struct rlfs_rc_irec {
@@ -471,6 +523,40 @@ ssize_t rlfs_listxattr(struct dentry *dentry, char *buffer, size_t size);
 int rlfs_xattr_delete_inode(handle_t *handle, struct inode *inode);
 int rlfs_init_security(handle_t *handle, struct inode *inode,
 		       struct inode *dir, const struct qstr *qstr);
+
+/* netlink.c: the generic netlink family; see the spec for the fields. */
+struct rlfs_event {
+	u32	type;		/* REFLINKFS_EVENT_TYPE_* */
+	u64	ino;
+	u64	ino_src;
+	u64	offset;
+	u64	length;
+	u64	blocks;
+	u64	block;
+};
+void rlfs_notify(struct super_block *sb, const struct rlfs_event *ev);
+void rlfs_note_cow(handle_t *handle, struct inode *inode, u64 blocks);
+void rlfs_notify_commit(struct super_block *sb, tid_t tid);
+void rlfs_instance_add(struct super_block *sb);
+void rlfs_instance_del(struct super_block *sb);
+void rlfs_instance_release(struct super_block *sb);
+int rlfs_netlink_init(void);
+void rlfs_netlink_exit(void);
+
+/* fault.c: fault injection, armed through netlink. */
+struct rlfs_fault_state {
+	u64	nth;
+	u64	every;
+	u64	calls;
+	u64	fired;
+	u32	err;
+};
+int rlfs_fault(struct super_block *sb, int site);
+void rlfs_fault_arm(struct super_block *sb, int site, u64 nth, u64 every,
+		    int err);
+bool rlfs_fault_read(struct super_block *sb, int site,
+		     struct rlfs_fault_state *st);
+void rlfs_fault_init(struct super_block *sb);
 
 /* ioctl.c */
 long rlfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);

@@ -86,10 +86,14 @@ static void rlfs_error_work(struct work_struct *work)
 	sb_end_intwrite(sb);
 }
 
-void __rlfs_corrupt(struct super_block *sb, const char *func, const char *fmt,
-		    ...)
+void __rlfs_corrupt(struct super_block *sb, const char *func, u64 blocknr,
+		    const char *fmt, ...)
 {
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	struct rlfs_event ev = {
+		.type	= REFLINKFS_EVENT_TYPE_CORRUPTION,
+		.block	= blocknr,
+	};
 	struct va_format vaf;
 	va_list args;
 
@@ -103,6 +107,8 @@ void __rlfs_corrupt(struct super_block *sb, const char *func, const char *fmt,
 
 	if (!sbi || !sbi->s_journal)
 		return;		/* still mounting: the mount fails */
+	rlfs_stat_add(sb, RLFS_STAT_CORRUPTIONS, 1);
+	rlfs_notify(sb, &ev);
 	if (!sb_rdonly(sb))
 		schedule_work(&sbi->s_error_work);
 
@@ -415,6 +421,9 @@ static void rlfs_put_super(struct super_block *sb)
 		aborted = is_journal_aborted(sbi->s_journal);
 		rlfs_journal_destroy(sb);
 	}
+	/* After the last commit and its events: the unmount is the last. */
+	rlfs_instance_del(sb);
+	rlfs_instance_release(sb);
 	/* After an abort the buffer may hold uncommitted changes: leave it. */
 	if (!sb_rdonly(sb) && !aborted)
 		rlfs_commit_clean_super(sb);
@@ -750,6 +759,10 @@ static int rlfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	spin_lock_init(&sbi->s_gen_lock);
 	ratelimit_state_init(&sbi->s_msg_ratelimit, 5 * HZ, 10);
 	INIT_WORK(&sbi->s_error_work, rlfs_error_work);
+	INIT_LIST_HEAD(&sbi->s_instance);
+	spin_lock_init(&sbi->s_cow_lock);
+	INIT_LIST_HEAD(&sbi->s_cow_notes);
+	rlfs_fault_init(sb);
 
 	if (!sb_set_blocksize(sb, RLFS_BLOCK_SIZE)) {
 		rlfs_err(sb, "cannot use %u-byte blocks on this device (logical block size %u)",
@@ -856,6 +869,7 @@ static int rlfs_fill_super(struct super_block *sb, struct fs_context *fc)
 			goto out_root;
 		}
 	}
+	rlfs_instance_add(sb);
 	return 0;
 
 out_root:
@@ -865,6 +879,7 @@ out_root:
 out_journal:
 	flush_work(&sbi->s_error_work);
 	rlfs_journal_destroy(sb);
+	rlfs_instance_release(sb);
 out_free_inodes:
 	percpu_counter_destroy(&sbi->s_free_inodes);
 out_free_blocks:
@@ -1015,17 +1030,26 @@ static int __init rlfs_init(void)
 	err = rlfs_init_inodecache();
 	if (err)
 		return err;
+	err = rlfs_netlink_init();
+	if (err)
+		goto out_cache;
 	err = register_filesystem(&rlfs_fs_type);
-	if (err) {
-		rlfs_destroy_inodecache();
-		return err;
-	}
+	if (err)
+		goto out_netlink;
 	return 0;
+
+out_netlink:
+	rlfs_netlink_exit();
+out_cache:
+	rlfs_destroy_inodecache();
+	return err;
 }
 
+/* No instance is left: nothing can send on the family any more. */
 static void __exit rlfs_exit(void)
 {
 	unregister_filesystem(&rlfs_fs_type);
+	rlfs_netlink_exit();
 	rlfs_destroy_inodecache();
 }
 
