@@ -506,6 +506,6 @@ const struct file_operations rlfs_dir_operations = {
 	.fsync		= rlfs_fsync,
 	.unlocked_ioctl	= rlfs_ioctl,
 #ifdef CONFIG_COMPAT
-	.compat_ioctl	= compat_ptr_ioctl,
+	.compat_ioctl	= rlfs_compat_ioctl,
 #endif
 };

@@ -987,7 +987,9 @@ const struct file_operations rlfs_file_operations = {
 	.fallocate	= rlfs_fallocate,
 	.remap_file_range = rlfs_remap_file_range,
 	.unlocked_ioctl	= rlfs_ioctl,
-	.compat_ioctl	= compat_ptr_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl	= rlfs_compat_ioctl,
+#endif
 	.splice_read	= rlfs_splice_read,
 	.splice_write	= iter_file_splice_write,
 };

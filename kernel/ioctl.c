@@ -3,13 +3,13 @@
  * reflinkfs ioctls and inode flags: the ioctl entry point (the reflink
  * ioctl itself lives in reflink.c; FS_IOC_GETFLAGS and FS_IOC_SETFLAGS
  * reach ->fileattr_get/->fileattr_set through the VFS), the read-only
- * GET_INFO and GET_EXTENTS, and chattr/lsattr support.  Every structure
- * has one layout for 32-bit and 64-bit callers: compat_ptr_ioctl serves
- * them.
+ * GET_INFO and GET_EXTENTS, FS_IOC_GETVERSION, and chattr/lsattr support.
+ * Every structure has one layout for 32-bit and 64-bit callers.
  */
 
 #include <linux/fs.h>
 #include <linux/fileattr.h>
+#include <linux/compat.h>
 #include <linux/uaccess.h>
 #include <linux/string.h>
 #include <uapi/linux/reflinkfs.h>
@@ -32,7 +32,9 @@ static long rlfs_get_sized_arg(void *karg, size_t ksize, size_t ver0,
 	if (usize < ver0)
 		return -EINVAL;
 	err = copy_struct_from_user(karg, ksize, uarg, usize);
-	return err ? err : usize;
+	if (err)
+		return err;	/* not "err ? err : usize": that is unsigned */
+	return usize;
 }
 
 /* Fill the reference-count totals of @info from the file's runs. */
@@ -193,6 +195,9 @@ long rlfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	void __user *uarg = (void __user *)arg;
 
 	switch (cmd) {
+	case FS_IOC_GETVERSION:
+		return put_user(file_inode(file)->i_generation,
+				(int __user *)uarg);
 	case REFLINKFS_IOC_REFLINK:
 		return rlfs_ioctl_reflink(file, uarg);
 	case REFLINKFS_IOC_GET_INFO:
@@ -202,6 +207,21 @@ long rlfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 	return -ENOTTY;
 }
+
+#ifdef CONFIG_COMPAT
+/*
+ * 32-bit callers: the reflinkfs structures have one layout, so only the
+ * pointer changes; FS_IOC32_GETVERSION differs from FS_IOC_GETVERSION in
+ * its encoded size only (an int either way).
+ */
+long rlfs_compat_ioctl(struct file *file, unsigned int cmd,
+		       unsigned long arg)
+{
+	if (cmd == FS_IOC32_GETVERSION)
+		cmd = FS_IOC_GETVERSION;
+	return rlfs_ioctl(file, cmd, (unsigned long)compat_ptr(arg));
+}
+#endif
 
 int rlfs_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 {

@@ -560,6 +560,8 @@ void rlfs_fault_init(struct super_block *sb);
 
 /* ioctl.c */
 long rlfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+long rlfs_compat_ioctl(struct file *file, unsigned int cmd,
+		       unsigned long arg);
 int rlfs_fileattr_get(struct dentry *dentry, struct fileattr *fa);
 int rlfs_fileattr_set(struct rlfs_idmap *idmap, struct dentry *dentry,
 		      struct fileattr *fa);
