@@ -5,6 +5,10 @@
 #   KDIR=<path>      build the module against this kernel tree (wins over KVER)
 #   KVERS="v1 v2"    kernels for modules-all/check/sparse/w1 (default: every
 #                    installed kernel with headers and a /boot/vmlinuz)
+#   DESTDIR, PREFIX  make install: staging root and prefix of the tools
+#                    (default /usr/local); the module goes to
+#                    DESTDIR/lib/modules/KVER/updates/ (KVER default: the
+#                    running kernel if it has headers, else the newest)
 
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
@@ -40,12 +44,12 @@ define copy_src
 endef
 
 .PHONY: all modules modules-all module-kver userspace selftests ksrc check \
-	demo sparse checkpatch w1 clean bench help
+	demo sparse checkpatch w1 clean bench help install dkms-src
 
 all: modules userspace selftests
 
 help:
-	@echo "targets: all modules modules-all userspace selftests check demo sparse checkpatch w1 bench clean"
+	@echo "targets: all modules modules-all userspace selftests check demo sparse checkpatch w1 bench install dkms-src clean"
 
 # In-tree build against one kernel (KDIR or KVER, default: running/newest).
 modules:
@@ -72,6 +76,31 @@ modules-all:
 
 userspace:
 	$(MAKE) -C userspace
+
+# The project version lives in dkms.conf (PACKAGE_VERSION).
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(TOP)/dkms.conf)
+INSTALL_KVER = $(or $(KVER),$(shell v=$$(uname -r); \
+	if [ -e /lib/modules/$$v/build/Makefile ]; then echo $$v; \
+	else $(TOP)/scripts/kernels --newest; fi))
+
+# The module for one kernel, the tools and their man pages.  depmod runs
+# only for a real install (no DESTDIR): a staged tree is the packager's.
+install: userspace
+	@k="$(INSTALL_KVER)"; [ -n "$$k" ] || { echo "install: no kernel with headers" >&2; exit 1; }; \
+	$(MAKE) --no-print-directory module-kver KVER=$$k && \
+	install -d "$(DESTDIR)/lib/modules/$$k/updates" && \
+	install -m 0644 $(BUILD)/$$k/reflinkfs.ko "$(DESTDIR)/lib/modules/$$k/updates/" && \
+	if [ -z "$(DESTDIR)" ]; then depmod -a "$$k"; fi
+	$(MAKE) -C userspace install DESTDIR="$(DESTDIR)" $(if $(PREFIX),PREFIX="$(PREFIX)")
+
+# The DKMS source tree: DESTDIR/usr/src/reflinkfs-VERSION, then
+# "dkms install reflinkfs/VERSION" builds and installs for a kernel.
+DKMS_SRC = $(DESTDIR)/usr/src/reflinkfs-$(VERSION)
+dkms-src:
+	@[ -n "$(VERSION)" ] || { echo "dkms-src: no PACKAGE_VERSION in dkms.conf" >&2; exit 1; }
+	rm -rf "$(DKMS_SRC)"
+	$(call copy_src,$(DKMS_SRC))
+	install -m 0644 dkms.conf "$(DKMS_SRC)/"
 
 ksrc:
 	@scripts/extract-ksrc
