@@ -1112,6 +1112,7 @@ int rlfs_extent_replace(handle_t *handle, struct inode *inode, u32 lblk,
 	err = rlfs_node_dirty(handle, inode, leaf);
 out:
 	rlfs_bt_path_release(&path);
+	trace_reflinkfs_extent_replace(inode, lblk, new_pblk, len, err);
 	return err;
 }
 

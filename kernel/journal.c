@@ -185,8 +185,16 @@ int rlfs_journal_get_write_access(handle_t *handle, struct super_block *sb,
 	int err;
 
 	err = rlfs_fault(sb, REFLINKFS_FAULT_SITE_META_WRITE);
-	if (!err)
+	if (err) {
+		/*
+		 * jbd2 refuses write access only once the journal is
+		 * aborted: an injected refusal aborts it too, so the
+		 * handle's earlier changes never commit (as for a real one).
+		 */
+		jbd2_journal_abort(RLFS_SB(sb)->s_journal, err);
+	} else {
 		err = jbd2_journal_get_write_access(handle, bh);
+	}
 	if (err)
 		rlfs_err(sb, "block %llu: journal write access failed: %d",
 			 (u64)bh->b_blocknr, err);

@@ -390,7 +390,12 @@ static int rlfs_fill_status(struct sk_buff *skb, struct super_block *sb)
 	return 0;
 }
 
-static int rlfs_nl_status_get_doit(struct sk_buff *skb, struct genl_info *info)
+/*
+ * Answer a do request about one instance with one message that @fill
+ * builds, the instance named by @dev_attr or @fd_attr.
+ */
+static int rlfs_nl_reply(struct genl_info *info, int dev_attr, int fd_attr,
+			 int (*fill)(struct sk_buff *, struct super_block *))
 {
 	struct super_block *sb;
 	struct sk_buff *msg;
@@ -398,8 +403,7 @@ static int rlfs_nl_status_get_doit(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int err;
 
-	sb = rlfs_get_instance(info, REFLINKFS_A_STATUS_DEV,
-			       REFLINKFS_A_STATUS_FD, &file);
+	sb = rlfs_get_instance(info, dev_attr, fd_attr, &file);
 	if (IS_ERR(sb))
 		return PTR_ERR(sb);
 	err = -ENOMEM;
@@ -408,21 +412,23 @@ static int rlfs_nl_status_get_doit(struct sk_buff *skb, struct genl_info *info)
 		goto out;
 	hdr = genlmsg_put_reply(msg, info, &rlfs_genl_family, 0,
 				info->genlhdr->cmd);
-	err = -EMSGSIZE;
-	if (!hdr)
-		goto out_free;
-	err = rlfs_fill_status(msg, sb);
-	if (err)
-		goto out_free;
+	err = hdr ? fill(msg, sb) : -EMSGSIZE;
+	if (err) {
+		nlmsg_free(msg);
+		goto out;
+	}
 	genlmsg_end(msg, hdr);
 	rlfs_put_instance(file);
 	return genlmsg_reply(msg, info);
-
-out_free:
-	nlmsg_free(msg);
 out:
 	rlfs_put_instance(file);
 	return err;
+}
+
+static int rlfs_nl_status_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return rlfs_nl_reply(info, REFLINKFS_A_STATUS_DEV,
+			     REFLINKFS_A_STATUS_FD, rlfs_fill_status);
 }
 
 /* One message per instance; cb->args[0] is the next instance's index. */
@@ -541,34 +547,8 @@ static int rlfs_fill_faults(struct sk_buff *msg, struct super_block *sb)
 
 static int rlfs_nl_fault_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct super_block *sb;
-	struct sk_buff *msg;
-	struct file *file;
-	void *hdr;
-	int err;
-
-	sb = rlfs_get_instance(info, REFLINKFS_A_FAULT_DEV,
-			       REFLINKFS_A_FAULT_FD, &file);
-	if (IS_ERR(sb))
-		return PTR_ERR(sb);
-	err = -ENOMEM;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		goto out;
-	hdr = genlmsg_put_reply(msg, info, &rlfs_genl_family, 0,
-				info->genlhdr->cmd);
-	err = -EMSGSIZE;
-	if (!hdr || rlfs_fill_faults(msg, sb))
-		goto out_free;
-	genlmsg_end(msg, hdr);
-	rlfs_put_instance(file);
-	return genlmsg_reply(msg, info);
-
-out_free:
-	nlmsg_free(msg);
-out:
-	rlfs_put_instance(file);
-	return err;
+	return rlfs_nl_reply(info, REFLINKFS_A_FAULT_DEV, REFLINKFS_A_FAULT_FD,
+			     rlfs_fill_faults);
 }
 
 /* ---- the family ------------------------------------------------------- */

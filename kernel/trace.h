@@ -166,8 +166,11 @@ DECLARE_EVENT_CLASS(reflinkfs_extent_class,
 		  __entry->lblk, __entry->len, __entry->pblk, __entry->err)
 );
 
-/* pblk of an insert: the first block mapped; of a remove: 0. */
+/* pblk: the first block mapped (insert, replace); 0 for a remove. */
 DEFINE_EVENT(reflinkfs_extent_class, reflinkfs_extent_insert,
+	TP_PROTO(struct inode *inode, u32 lblk, u64 pblk, u32 len, int err),
+	TP_ARGS(inode, lblk, pblk, len, err));
+DEFINE_EVENT(reflinkfs_extent_class, reflinkfs_extent_replace,
 	TP_PROTO(struct inode *inode, u32 lblk, u64 pblk, u32 len, int err),
 	TP_ARGS(inode, lblk, pblk, len, err));
 DEFINE_EVENT(reflinkfs_extent_class, reflinkfs_extent_remove,
