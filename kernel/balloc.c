@@ -100,9 +100,10 @@ static int rlfs_count_bitmap(struct super_block *sb, struct rlfs_bitmap *bm,
 		/* Reserved items (metadata blocks, inodes 0 and 1) in use. */
 		for (i = 0; item + i < bm->first && i < nbits; i++) {
 			if (!test_bit_le(i, bits)) {
-				rlfs_corrupt(sb, "block %llu: %s bitmap marks reserved %s %llu free",
-					     (u64)bh->b_blocknr, bm->name,
-					     bm->name, item + i);
+				rlfs_corrupt_block(sb, bh->b_blocknr,
+						   "block %llu: %s bitmap marks reserved %s %llu free",
+						   (u64)bh->b_blocknr, bm->name,
+						   bm->name, item + i);
 				brelse(bh);
 				return -EFSCORRUPTED;
 			}
@@ -355,9 +356,10 @@ static int rlfs_bitmap_free(handle_t *handle, struct super_block *sb,
 				for (i = 0; i < n; i++) {
 					if (test_bit_le(bit + i, rlfs_bits(bh)))
 						continue;
-					rlfs_corrupt(sb, "block %llu: freeing free %s %llu",
-						     (u64)bh->b_blocknr,
-						     bm->name, item + i);
+					rlfs_corrupt_block(sb, bh->b_blocknr,
+							   "block %llu: freeing free %s %llu",
+							   (u64)bh->b_blocknr,
+							   bm->name, item + i);
 					brelse(bh);
 					return -EFSCORRUPTED;
 				}

@@ -119,8 +119,9 @@ static int rlfs_check_dir_block(struct inode *dir, struct buffer_head *bh)
 	}
 	return 0;
 bad:
-	rlfs_corrupt(sb, "block %llu: directory %lu: %s at offset %u",
-		     (unsigned long long)bh->b_blocknr, dir->i_ino, why, off);
+	rlfs_corrupt_block(sb, bh->b_blocknr,
+			   "block %llu: directory %lu: %s at offset %u",
+			   (unsigned long long)bh->b_blocknr, dir->i_ino, why, off);
 	return -EFSCORRUPTED;
 }
 

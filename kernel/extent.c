@@ -161,10 +161,11 @@ static int rlfs_check_node(struct inode *inode, struct rlfs_extent_header *eh,
 	return 0;
 bad:
 	if (blocknr)
-		rlfs_corrupt(sb, "inode %lu: extent block %llu: %s (entries %d max %u depth %u, expected depth %d)",
-			     inode->i_ino, blocknr, what, n,
-			     le16_to_cpu(eh->eh_max),
-			     le16_to_cpu(eh->eh_depth), depth);
+		rlfs_corrupt_block(sb, blocknr,
+				   "inode %lu: extent block %llu: %s (entries %d max %u depth %u, expected depth %d)",
+				   inode->i_ino, blocknr, what, n,
+				   le16_to_cpu(eh->eh_max),
+				   le16_to_cpu(eh->eh_depth), depth);
 	else
 		rlfs_corrupt(sb, "inode %lu: extent root: %s (entries %d max %u depth %u)",
 			     inode->i_ino, what, n, le16_to_cpu(eh->eh_max),

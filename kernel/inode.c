@@ -159,19 +159,19 @@ static int rlfs_check_raw_inode(struct super_block *sb, u64 ino, u64 blk,
 	if (!raw->i_magic && !mode)
 		return -ESTALE;		/* never used */
 	if (le32_to_cpu(raw->i_magic) != RLFS_INODE_MAGIC) {
-		rlfs_corrupt(sb, "inode %llu (block %llu): bad magic 0x%08x",
-			     ino, blk, le32_to_cpu(raw->i_magic));
+		rlfs_corrupt_block(sb, blk, "inode %llu (block %llu): bad magic 0x%08x",
+				   ino, blk, le32_to_cpu(raw->i_magic));
 		return -EFSCORRUPTED;
 	}
 	if (le64_to_cpu(raw->i_ino) != ino) {
-		rlfs_corrupt(sb, "inode %llu (block %llu): record says inode %llu",
-			     ino, blk, le64_to_cpu(raw->i_ino));
+		rlfs_corrupt_block(sb, blk, "inode %llu (block %llu): record says inode %llu",
+				   ino, blk, le64_to_cpu(raw->i_ino));
 		return -EFSCORRUPTED;
 	}
 	crc = rlfs_crc(raw, RLFS_INODE_SIZE, offsetof(struct rlfs_inode, i_crc));
 	if (le32_to_cpu(raw->i_crc) != crc) {
-		rlfs_corrupt(sb, "inode %llu (block %llu): bad checksum 0x%08x, expected 0x%08x",
-			     ino, blk, le32_to_cpu(raw->i_crc), crc);
+		rlfs_corrupt_block(sb, blk, "inode %llu (block %llu): bad checksum 0x%08x, expected 0x%08x",
+				   ino, blk, le32_to_cpu(raw->i_crc), crc);
 		return -EFSCORRUPTED;
 	}
 	if (!mode)
@@ -186,39 +186,39 @@ static int rlfs_check_raw_inode(struct super_block *sb, u64 ino, u64 blk,
 	case S_IFSOCK:
 		break;
 	default:
-		rlfs_corrupt(sb, "inode %llu (block %llu): bad mode 0%o",
-			     ino, blk, mode);
+		rlfs_corrupt_block(sb, blk, "inode %llu (block %llu): bad mode 0%o",
+				   ino, blk, mode);
 		return -EFSCORRUPTED;
 	}
 	if ((s64)le64_to_cpu(raw->i_size) < 0 ||
 	    le64_to_cpu(raw->i_size) > RLFS_MAX_FILE_SIZE) {
-		rlfs_corrupt(sb, "inode %llu (block %llu): bad size %llu",
-			     ino, blk, le64_to_cpu(raw->i_size));
+		rlfs_corrupt_block(sb, blk, "inode %llu (block %llu): bad size %llu",
+				   ino, blk, le64_to_cpu(raw->i_size));
 		return -EFSCORRUPTED;
 	}
 	if (S_ISDIR(mode) && (le64_to_cpu(raw->i_size) & (RLFS_BLOCK_SIZE - 1))) {
-		rlfs_corrupt(sb, "inode %llu (block %llu): directory size %llu not a multiple of the block size",
-			     ino, blk, le64_to_cpu(raw->i_size));
+		rlfs_corrupt_block(sb, blk, "inode %llu (block %llu): directory size %llu not a multiple of the block size",
+				   ino, blk, le64_to_cpu(raw->i_size));
 		return -EFSCORRUPTED;
 	}
 	if (le32_to_cpu(raw->i_atime_ns) >= NSEC_PER_SEC ||
 	    le32_to_cpu(raw->i_mtime_ns) >= NSEC_PER_SEC ||
 	    le32_to_cpu(raw->i_ctime_ns) >= NSEC_PER_SEC ||
 	    le32_to_cpu(raw->i_crtime_ns) >= NSEC_PER_SEC) {
-		rlfs_corrupt(sb, "inode %llu (block %llu): bad nanoseconds",
-			     ino, blk);
+		rlfs_corrupt_block(sb, blk, "inode %llu (block %llu): bad nanoseconds",
+				   ino, blk);
 		return -EFSCORRUPTED;
 	}
 	if (le64_to_cpu(raw->i_blocks) > RLFS_SB(sb)->s_blocks) {
-		rlfs_corrupt(sb, "inode %llu (block %llu): %llu blocks in a filesystem of %llu",
-			     ino, blk, le64_to_cpu(raw->i_blocks),
-			     RLFS_SB(sb)->s_blocks);
+		rlfs_corrupt_block(sb, blk, "inode %llu (block %llu): %llu blocks in a filesystem of %llu",
+				   ino, blk, le64_to_cpu(raw->i_blocks),
+				   RLFS_SB(sb)->s_blocks);
 		return -EFSCORRUPTED;
 	}
 	if (raw->i_next_orphan &&
 	    !rlfs_ino_valid(sb, le64_to_cpu(raw->i_next_orphan))) {
-		rlfs_corrupt(sb, "inode %llu (block %llu): bad next orphan %llu",
-			     ino, blk, le64_to_cpu(raw->i_next_orphan));
+		rlfs_corrupt_block(sb, blk, "inode %llu (block %llu): bad next orphan %llu",
+				   ino, blk, le64_to_cpu(raw->i_next_orphan));
 		return -EFSCORRUPTED;
 	}
 	if (S_ISLNK(mode) &&
@@ -227,16 +227,16 @@ static int rlfs_check_raw_inode(struct super_block *sb, u64 ino, u64 blk,
 
 		if (!size || size > RLFS_FAST_SYMLINK_MAX ||
 		    strnlen(raw->i_symlink, RLFS_INODE_DATA_SIZE) != size) {
-			rlfs_corrupt(sb, "inode %llu (block %llu): bad fast symlink of size %llu",
-				     ino, blk, size);
+			rlfs_corrupt_block(sb, blk, "inode %llu (block %llu): bad fast symlink of size %llu",
+					   ino, blk, size);
 			return -EFSCORRUPTED;
 		}
 	}
 	why = rlfs_check_snap_record(raw, rlfs_ro_compat(sb),
 				     RLFS_SB(sb)->s_inodes, S_ISREG(mode));
 	if (why) {
-		rlfs_corrupt(sb, "inode %llu (block %llu): %s (origin %llu)",
-			     ino, blk, why, le64_to_cpu(raw->i_snap_origin));
+		rlfs_corrupt_block(sb, blk, "inode %llu (block %llu): %s (origin %llu)",
+				   ino, blk, why, le64_to_cpu(raw->i_snap_origin));
 		return -EFSCORRUPTED;
 	}
 	return 0;

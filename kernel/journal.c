@@ -119,8 +119,9 @@ struct buffer_head *rlfs_new_meta(handle_t *handle, struct super_block *sb,
 
 	if (blocknr < RLFS_SB(sb)->s_data_start ||
 	    blocknr >= RLFS_SB(sb)->s_blocks) {
-		rlfs_corrupt(sb, "block %llu: new metadata block outside the data area",
-			     blocknr);
+		rlfs_corrupt_block(sb, blocknr,
+				   "block %llu: new metadata block outside the data area",
+				   blocknr);
 		return ERR_PTR(-EFSCORRUPTED);
 	}
 	bh = sb_getblk(sb, blocknr);

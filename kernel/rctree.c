@@ -192,12 +192,14 @@ static int rlfs_rc_check_node(struct super_block *sb,
 	return 0;
 bad:
 	if (i >= 0)
-		rlfs_corrupt(sb, "refcount block %llu: %s at entry %d (key %llu)",
-			     blocknr, what, i, rlfs_rc_key(rh, i));
+		rlfs_corrupt_block(sb, blocknr,
+				   "refcount block %llu: %s at entry %d (key %llu)",
+				   blocknr, what, i, rlfs_rc_key(rh, i));
 	else
-		rlfs_corrupt(sb, "refcount block %llu: %s (entries %d max %u depth %u, expected depth %d)",
-			     blocknr, what, n, le16_to_cpu(rh->rh_max),
-			     le16_to_cpu(rh->rh_depth), depth);
+		rlfs_corrupt_block(sb, blocknr,
+				   "refcount block %llu: %s (entries %d max %u depth %u, expected depth %d)",
+				   blocknr, what, n, le16_to_cpu(rh->rh_max),
+				   le16_to_cpu(rh->rh_depth), depth);
 	return -EFSCORRUPTED;
 }
 

@@ -94,9 +94,10 @@ static const char *rlfs_get_link(struct dentry *dentry, struct inode *inode,
 		return ERR_CAST(bh);
 	sl = (struct rlfs_symlink_block *)bh->b_data;
 	if (sl->sl_target[size] || strnlen(sl->sl_target, size) != size) {
-		rlfs_corrupt(sb, "block %llu: symlink %lu: target length does not match size %lld",
-			     (unsigned long long)bh->b_blocknr, inode->i_ino,
-			     size);
+		rlfs_corrupt_block(sb, bh->b_blocknr,
+				   "block %llu: symlink %lu: target length does not match size %lld",
+				   (unsigned long long)bh->b_blocknr, inode->i_ino,
+				   size);
 		brelse(bh);
 		return ERR_PTR(-EFSCORRUPTED);
 	}
