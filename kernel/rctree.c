@@ -292,22 +292,16 @@ static int rlfs_rc_dirty(handle_t *handle, void *sb, struct rlfs_bt_level *lv)
 static int rlfs_rc_set_root(handle_t *handle, struct super_block *sb,
 			    u64 root, int depth)
 {
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	struct rlfs_super *rsb = sbi->s_rsb;
-	int err;
+	struct rlfs_super *rsb = rlfs_super_begin(handle, sb);
 
-	err = rlfs_journal_get_write_access(handle, sb, sbi->s_sbh);
-	if (err)
-		return err;
-	lock_buffer(sbi->s_sbh);
+	if (IS_ERR(rsb))
+		return PTR_ERR(rsb);
 	rsb->s_refcount_root = cpu_to_le64(root);
 	rsb->s_refcount_depth = cpu_to_le32(depth);
 	if (root)
 		rsb->s_feature_incompat |=
 			cpu_to_le64(RLFS_FEATURE_INCOMPAT_REFCOUNT);
-	rlfs_super_csum_set(sb);
-	unlock_buffer(sbi->s_sbh);
-	return rlfs_journal_dirty(handle, sbi->s_sbh);
+	return rlfs_super_end(handle, sb);
 }
 
 /* Allocate and initialise an empty node of the given depth near @goal. */

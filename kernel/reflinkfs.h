@@ -293,12 +293,18 @@ static inline void rlfs_stat_add(struct super_block *sb, enum rlfs_stat stat,
 	atomic64_add(n, &RLFS_SB(sb)->s_stats[stat]);
 }
 
-/* super.c */
-extern const struct super_operations rlfs_sops;
+/* orphan.c */
 int rlfs_orphan_add(handle_t *handle, struct inode *inode);
 int rlfs_orphan_del(handle_t *handle, struct inode *inode);
+void rlfs_recover_orphans(struct super_block *sb);
+
+/* super.c */
+extern const struct super_operations rlfs_sops;
+
 int rlfs_commit_super(struct super_block *sb, bool sync);
 int rlfs_set_ro_compat(handle_t *handle, struct super_block *sb, u64 feature);
+struct rlfs_super *rlfs_super_begin(handle_t *handle, struct super_block *sb);
+int rlfs_super_end(handle_t *handle, struct super_block *sb);
 void rlfs_super_csum_set(struct super_block *sb);
 
 /* journal.c */

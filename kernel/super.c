@@ -3,7 +3,7 @@
  * reflinkfs: the superblock.  Mount options and the fs_context, mounting
  * (superblock verification, journal load, free counts, orphan recovery),
  * remount, unmount, statfs, sync and freeze, error reporting with the
- * errors= policy, the orphan list, and module init/exit.
+ * errors= policy, and module init/exit.  The orphan list is in orphan.c.
  */
 #include <linux/module.h>
 #include <linux/blkdev.h>
@@ -74,12 +74,10 @@ static void rlfs_error_work(struct work_struct *work)
 	}
 	handle = rlfs_journal_start(sb, RLFS_SB_CREDITS);
 	if (!IS_ERR(handle)) {
-		if (!rlfs_journal_get_write_access(handle, sb, sbi->s_sbh)) {
-			lock_buffer(sbi->s_sbh);
+		rsb = rlfs_super_begin(handle, sb);
+		if (!IS_ERR(rsb)) {
 			rsb->s_state |= cpu_to_le32(RLFS_STATE_ERROR);
-			rlfs_super_csum_set(sb);
-			unlock_buffer(sbi->s_sbh);
-			rlfs_journal_dirty(handle, sbi->s_sbh);
+			rlfs_super_end(handle, sb);
 		}
 		rlfs_journal_stop(handle);
 	}
@@ -173,6 +171,38 @@ int rlfs_commit_super(struct super_block *sb, bool sync)
 }
 
 /**
+ * rlfs_super_begin - start changing the superblock in a transaction
+ * @handle: the running handle (RLFS_SB_CREDITS for the superblock)
+ * @sb: the filesystem
+ *
+ * Gets journal write access to block 0 and locks its buffer.  The
+ * caller changes fields of the returned structure and calls
+ * rlfs_super_end(); the one way the superblock changes in a transaction.
+ * Returns the superblock or ERR_PTR(-errno) (then nothing is locked).
+ */
+struct rlfs_super *rlfs_super_begin(handle_t *handle, struct super_block *sb)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+	int err;
+
+	err = rlfs_journal_get_write_access(handle, sb, sbi->s_sbh);
+	if (err)
+		return ERR_PTR(err);
+	lock_buffer(sbi->s_sbh);
+	return sbi->s_rsb;
+}
+
+/* Checksum, unlock and journal the superblock rlfs_super_begin() gave. */
+int rlfs_super_end(handle_t *handle, struct super_block *sb)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+
+	rlfs_super_csum_set(sb);
+	unlock_buffer(sbi->s_sbh);
+	return rlfs_journal_dirty(handle, sbi->s_sbh);
+}
+
+/**
  * rlfs_set_ro_compat - record a read-only compatible feature in use
  * @handle: the transaction that writes the first structure needing it
  * @sb: the filesystem
@@ -183,20 +213,15 @@ int rlfs_commit_super(struct super_block *sb, bool sync)
  */
 int rlfs_set_ro_compat(handle_t *handle, struct super_block *sb, u64 feature)
 {
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	struct rlfs_super *rsb = sbi->s_rsb;
-	int err;
+	struct rlfs_super *rsb;
 
 	if (rlfs_ro_compat(sb) & feature)
 		return 0;
-	err = rlfs_journal_get_write_access(handle, sb, sbi->s_sbh);
-	if (err)
-		return err;
-	lock_buffer(sbi->s_sbh);
+	rsb = rlfs_super_begin(handle, sb);
+	if (IS_ERR(rsb))
+		return PTR_ERR(rsb);
 	rsb->s_feature_ro_compat |= cpu_to_le64(feature);
-	rlfs_super_csum_set(sb);
-	unlock_buffer(sbi->s_sbh);
-	return rlfs_journal_dirty(handle, sbi->s_sbh);
+	return rlfs_super_end(handle, sb);
 }
 
 /* Set and clear s_state bits inside a transaction. */
@@ -204,16 +229,16 @@ static int rlfs_journal_state(struct super_block *sb, u32 set, u32 clear,
 			      bool count_mount)
 {
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	struct rlfs_super *rsb = sbi->s_rsb;
+	struct rlfs_super *rsb;
 	handle_t *handle;
 	int err, err2;
 
 	handle = rlfs_journal_start(sb, RLFS_SB_CREDITS);
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
-	err = rlfs_journal_get_write_access(handle, sb, sbi->s_sbh);
+	rsb = rlfs_super_begin(handle, sb);
+	err = PTR_ERR_OR_ZERO(rsb);
 	if (!err) {
-		lock_buffer(sbi->s_sbh);
 		rsb->s_state = cpu_to_le32((le32_to_cpu(rsb->s_state) & ~clear) |
 					   set);
 		if (count_mount) {
@@ -224,173 +249,10 @@ static int rlfs_journal_state(struct super_block *sb, u32 set, u32 clear,
 		rsb->s_next_generation = cpu_to_le32(sbi->s_next_generation);
 		spin_unlock(&sbi->s_gen_lock);
 		rsb->s_write_time = cpu_to_le64(ktime_get_real_seconds());
-		rlfs_super_csum_set(sb);
-		unlock_buffer(sbi->s_sbh);
-		err = rlfs_journal_dirty(handle, sbi->s_sbh);
+		err = rlfs_super_end(handle, sb);
 	}
 	err2 = rlfs_journal_stop(handle);
 	return err ? err : err2;
-}
-
-/* ---- orphans -------------------------------------------------------- */
-
-/* Point the list head in the superblock at ino. */
-static int rlfs_set_orphan_head(handle_t *handle, struct super_block *sb,
-				u64 ino)
-{
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	int err;
-
-	err = rlfs_journal_get_write_access(handle, sb, sbi->s_sbh);
-	if (err)
-		return err;
-	lock_buffer(sbi->s_sbh);
-	sbi->s_rsb->s_orphan_head = cpu_to_le64(ino);
-	rlfs_super_csum_set(sb);
-	unlock_buffer(sbi->s_sbh);
-	return rlfs_journal_dirty(handle, sbi->s_sbh);
-}
-
-int rlfs_orphan_add(handle_t *handle, struct inode *inode)
-{
-	struct super_block *sb = inode->i_sb;
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	struct rlfs_inode_info *ei = RLFS_I(inode);
-	u64 old_next;
-	int err;
-
-	mutex_lock(&sbi->s_orphan_lock);
-	if (!list_empty(&ei->i_orphan)) {
-		err = 0;
-		goto out;
-	}
-	old_next = ei->i_next_orphan;
-	ei->i_next_orphan = le64_to_cpu(sbi->s_rsb->s_orphan_head);
-	err = rlfs_mark_inode_dirty(handle, inode);
-	if (err) {
-		ei->i_next_orphan = old_next;
-		goto out;
-	}
-	err = rlfs_set_orphan_head(handle, sb, inode->i_ino);
-	if (err)
-		goto out;
-	list_add(&ei->i_orphan, &sbi->s_orphans);
-out:
-	mutex_unlock(&sbi->s_orphan_lock);
-	return err;
-}
-
-/*
- * Take an inode off the orphan list.  With a NULL handle only the
- * in-memory list is changed (the inode stays on the on-disk list, which
- * the next read-write mount processes), as ext4 does.
- */
-int rlfs_orphan_del(handle_t *handle, struct inode *inode)
-{
-	struct super_block *sb = inode->i_sb;
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	struct rlfs_inode_info *ei = RLFS_I(inode);
-	u64 next;
-	int err = 0;
-
-	mutex_lock(&sbi->s_orphan_lock);
-	if (list_empty(&ei->i_orphan))
-		goto out;
-	if (!handle) {
-		list_del_init(&ei->i_orphan);
-		goto out;
-	}
-	next = ei->i_next_orphan;
-	if (ei->i_orphan.prev == &sbi->s_orphans) {
-		err = rlfs_set_orphan_head(handle, sb, next);
-	} else {
-		struct rlfs_inode_info *prev;
-
-		prev = list_prev_entry(ei, i_orphan);
-		prev->i_next_orphan = next;
-		err = rlfs_mark_inode_dirty(handle, &prev->vfs_inode);
-	}
-	list_del_init(&ei->i_orphan);
-	if (err)
-		goto out;
-	ei->i_next_orphan = 0;
-	err = rlfs_mark_inode_dirty(handle, inode);
-out:
-	mutex_unlock(&sbi->s_orphan_lock);
-	return err;
-}
-
-/*
- * Finish what crashed: delete unlinked inodes and cut truncated ones to
- * their size.  Each step removes the head of the list, so the loop is
- * bounded by the number of inodes.
- */
-static void rlfs_recover_orphans(struct super_block *sb)
-{
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	unsigned long deleted = 0, truncated = 0;
-	u64 ino, steps = 0;
-	int err = 0;
-
-	if (!list_empty(&sbi->s_orphans))
-		return;
-	while ((ino = le64_to_cpu(sbi->s_rsb->s_orphan_head)) != 0) {
-		struct inode *inode;
-		handle_t *handle;
-
-		if (++steps > sbi->s_inodes) {
-			rlfs_corrupt(sb, "block 0: orphan list has a cycle (at inode %llu)",
-				     ino);
-			break;
-		}
-		inode = rlfs_iget(sb, ino);
-		if (IS_ERR(inode)) {
-			err = PTR_ERR(inode);
-			rlfs_err(sb, "orphan inode %llu cannot be read: %d; run fsck",
-				 ino, err);
-			break;
-		}
-		mutex_lock(&sbi->s_orphan_lock);
-		if (list_empty(&RLFS_I(inode)->i_orphan))
-			list_add(&RLFS_I(inode)->i_orphan, &sbi->s_orphans);
-		mutex_unlock(&sbi->s_orphan_lock);
-
-		if (!inode->i_nlink) {
-			/* Eviction frees it and takes it off the list. */
-			iput(inode);
-			deleted++;
-		} else {
-			if (S_ISREG(inode->i_mode))
-				err = rlfs_truncate_blocks(inode,
-					rlfs_blocks_of(i_size_read(inode)));
-			if (!err) {
-				handle = rlfs_journal_start(sb,
-							    RLFS_ORPHAN_CREDITS);
-				if (IS_ERR(handle)) {
-					err = PTR_ERR(handle);
-				} else {
-					err = rlfs_orphan_del(handle, inode);
-					rlfs_journal_stop(handle);
-				}
-			}
-			rlfs_orphan_del(NULL, inode);
-			iput(inode);
-			if (err) {
-				rlfs_err(sb, "orphan inode %llu: truncate failed: %d",
-					 ino, err);
-				break;
-			}
-			truncated++;
-		}
-		if (le64_to_cpu(sbi->s_rsb->s_orphan_head) == ino) {
-			rlfs_err(sb, "orphan inode %llu could not be processed; run fsck",
-				 ino);
-			break;
-		}
-	}
-	if (deleted || truncated)
-		rlfs_info(sb, "orphan recovery: %lu inodes deleted, %lu truncated",
-			  deleted, truncated);
 }
 
 /* ---- super_operations ---------------------------------------------- */
