@@ -222,6 +222,7 @@ static int rlfs_bitmap_alloc(handle_t *handle, struct super_block *sb,
 	s64 avail;
 	int err;
 
+	lockdep_assert_held(&RLFS_SB(sb)->s_alloc_lock);
 	/*
 	 * Exact under s_alloc_lock: nothing free beyond the reserve, do not
 	 * scan; never take more than is free beyond it.
@@ -319,6 +320,7 @@ static int rlfs_bitmap_free(handle_t *handle, struct super_block *sb,
 	u64 item, end = start + count;
 	int pass, err, nbm;
 
+	lockdep_assert_held(&RLFS_SB(sb)->s_alloc_lock);
 	if (!count || start < bm->first || start >= bm->nitems ||
 	    count > bm->nitems - start) {
 		rlfs_corrupt(sb, "freeing %s %llu+%u: outside [%llu, %llu)",

@@ -1131,6 +1131,7 @@ static int rlfs_extent_prev(struct inode *inode, u32 lblk,
 	struct rlfs_bt_path path;
 	int ret;
 
+	lockdep_assert_held(&RLFS_I(inode)->i_map_sem);
 	ret = rlfs_find_path(inode, lblk, &path);
 	if (ret)
 		return ret;
@@ -1368,6 +1369,8 @@ int rlfs_truncate_blocks(struct inode *inode, u32 from_lblk)
  */
 int rlfs_punch_blocks(struct inode *inode, u32 lblk, u32 len)
 {
+	lockdep_assert_held(&inode->i_rwsem);
+	lockdep_assert_held(&inode->i_mapping->invalidate_lock);
 	if (lblk >= RLFS_LBLK_LIMIT)
 		return 0;
 	return rlfs_remove_loop(inode, lblk,

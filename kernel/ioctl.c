@@ -241,6 +241,7 @@ int rlfs_fileattr_set(struct rlfs_idmap *idmap, struct dentry *dentry,
 	u32 flags;
 	int err, err2;
 
+	lockdep_assert_held(&inode->i_rwsem);
 	if (fileattr_has_fsx(fa))
 		return -EOPNOTSUPP;
 	if (fa->flags & ~RLFS_USER_FL_MASK)

@@ -364,6 +364,8 @@ int rlfs_unshare_range(struct inode *inode, loff_t offset, loff_t len)
 	handle_t *handle;
 	int err = 0, err2;
 
+	lockdep_assert_held(&inode->i_rwsem);
+	lockdep_assert_held(&inode->i_mapping->invalidate_lock);
 	for (; lblk < end; lblk++) {
 		handle = rlfs_journal_start(inode->i_sb, RLFS_COW_CREDITS);
 		if (IS_ERR(handle)) {
@@ -408,6 +410,7 @@ static int rlfs_clone_drop_old(handle_t *handle, struct inode *dest, u64 pblk,
 	u32 done;
 	int err;
 
+	lockdep_assert_held_write(&RLFS_I(dest)->i_map_sem);
 	while (len) {
 		if (jbd2_journal_extend(handle, RLFS_REFCOUNT_CREDITS,
 					RLFS_REFCOUNT_REVOKES))
@@ -723,6 +726,7 @@ static int rlfs_reflink_lineage(struct inode *src)
 	u64 lineage;
 	int err, err2;
 
+	lockdep_assert_held(&src->i_rwsem);
 	if (ei->i_lineage)
 		return 0;
 	handle = rlfs_journal_start(src->i_sb, RLFS_INODE_CREDITS +

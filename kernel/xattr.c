@@ -63,6 +63,7 @@ static struct buffer_head *rlfs_xattr_bread(struct inode *inode)
 	struct rlfs_inode_info *ei = RLFS_I(inode);
 	struct buffer_head *bh;
 
+	lockdep_assert_held(&ei->i_xattr_sem);
 	bh = rlfs_read_meta(inode->i_sb, ei->i_xattr_blk, RLFS_XATTR_MAGIC,
 			    inode->i_ino);
 	if (IS_ERR(bh))
