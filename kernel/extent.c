@@ -957,9 +957,11 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 	return rlfs_shrink_tree(handle, inode, freed);
 out_unmap:
 	/* Only an I/O error or an aborted journal gets here. */
-	if (drop)
-		rlfs_corrupt(inode->i_sb, "inode %lu: blocks %u+%u released but still mapped: error %d",
-			     inode->i_ino, cs, ce - cs, err);
+	if (drop) {
+		rlfs_err(inode->i_sb, "inode %lu: blocks %u+%u released but still mapped: error %d",
+			 inode->i_ino, cs, ce - cs, err);
+		rlfs_abort(inode->i_sb, err);
+	}
 out:
 	rlfs_bt_path_release(&path);
 	return err;

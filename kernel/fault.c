@@ -60,6 +60,7 @@ int rlfs_fault(struct super_block *sb, int site)
 		if (fire) {
 			f->fired++;
 			err = -f->err;
+			WRITE_ONCE(sbi->s_fault_fired, true);
 		}
 	}
 	spin_unlock(&sbi->s_fault_lock);

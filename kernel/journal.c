@@ -144,7 +144,37 @@ struct buffer_head *rlfs_new_meta(handle_t *handle, struct super_block *sb,
 	return bh;
 }
 
-handle_t *rlfs_journal_start(struct super_block *sb, int credits)
+/**
+ * rlfs_abort - abort the journal: the running transaction must not commit
+ * @sb: the filesystem
+ * @err: why (negative errno)
+ *
+ * For a change that failed half way inside a handle: nothing of the
+ * running transaction reaches the disk, the filesystem refuses further
+ * changes (EROFS), and the next mount replays what committed before.
+ * After a fault was injected in this mount the abort is recorded as a
+ * shutdown (-ESHUTDOWN), which the next mount does not take for a
+ * filesystem error: the image is as consistent as the last commit.
+ */
+void rlfs_abort(struct super_block *sb, int err)
+{
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
+
+	if (!sbi->s_journal || is_journal_aborted(sbi->s_journal))
+		return;
+	if (READ_ONCE(sbi->s_fault_fired))
+		err = -ESHUTDOWN;
+	rlfs_err(sb, "aborting the journal (error %d): the running transaction is dropped",
+		 err);
+	jbd2_journal_abort(sbi->s_journal, err);
+}
+
+/*
+ * @fault: a start the trans fault site may fail; false only where the
+ * caller cannot return the error (->dirty_inode: the VFS drops it).
+ */
+handle_t *__rlfs_journal_start(struct super_block *sb, int credits,
+			       bool fault)
 {
 	journal_t *journal = RLFS_SB(sb)->s_journal;
 	handle_t *handle;
@@ -156,7 +186,7 @@ handle_t *rlfs_journal_start(struct super_block *sb, int credits)
 			return ERR_PTR(-EROFS);
 		if (is_journal_aborted(journal))
 			return ERR_PTR(-EROFS);
-		err = rlfs_fault(sb, REFLINKFS_FAULT_SITE_TRANS);
+		err = fault ? rlfs_fault(sb, REFLINKFS_FAULT_SITE_TRANS) : 0;
 		if (err) {
 			trace_reflinkfs_trans_start(sb, credits, err);
 			return ERR_PTR(err);
@@ -192,7 +222,7 @@ int rlfs_journal_get_write_access(handle_t *handle, struct super_block *sb,
 		 * aborted: an injected refusal aborts it too, so the
 		 * handle's earlier changes never commit (as for a real one).
 		 */
-		jbd2_journal_abort(RLFS_SB(sb)->s_journal, err);
+		rlfs_abort(sb, err);
 	} else {
 		err = jbd2_journal_get_write_access(handle, bh);
 	}

@@ -327,10 +327,14 @@ static void rlfs_put_instance(struct file *file)
 
 static u32 rlfs_mount_state(struct super_block *sb)
 {
+	journal_t *journal = RLFS_SB(sb)->s_journal;
+
 	if (le32_to_cpu(RLFS_SB(sb)->s_rsb->s_state) & RLFS_STATE_ERROR)
 		return REFLINKFS_MOUNT_STATE_ERROR;
-	return sb_rdonly(sb) ? REFLINKFS_MOUNT_STATE_RO :
-		REFLINKFS_MOUNT_STATE_RW;
+	/* An aborted journal refuses every change: read-only in effect. */
+	if (sb_rdonly(sb) || !journal || is_journal_aborted(journal))
+		return REFLINKFS_MOUNT_STATE_RO;
+	return REFLINKFS_MOUNT_STATE_RW;
 }
 
 static int rlfs_fill_status(struct sk_buff *skb, struct super_block *sb)
@@ -475,6 +479,9 @@ static int rlfs_nl_fault_set_doit(struct sk_buff *skb, struct genl_info *info)
 	struct file *file;
 	u32 err;
 
+	/* GENL_ADMIN_PERM is CAP_NET_ADMIN; faults are CAP_SYS_ADMIN's. */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	if (GENL_REQ_ATTR_CHECK(info, REFLINKFS_A_FAULT_SITE) ||
 	    GENL_REQ_ATTR_CHECK(info, REFLINKFS_A_FAULT_NTH) ||
 	    GENL_REQ_ATTR_CHECK(info, REFLINKFS_A_FAULT_ERRNO))
@@ -505,6 +512,8 @@ static int rlfs_nl_fault_clear_doit(struct sk_buff *skb,
 	struct file *file;
 	int i;
 
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	sb = rlfs_get_instance(info, REFLINKFS_A_FAULT_DEV,
 			       REFLINKFS_A_FAULT_FD, &file);
 	if (IS_ERR(sb))

@@ -188,9 +188,12 @@ static int rlfs_rc_run(handle_t *handle, struct super_block *sb,
 			break;
 		}
 		if (err) {
-			if (changed)
-				rlfs_corrupt(sb, "refcount tree left half-updated near block %llu: error %d",
-					     op->start, err);
+			/* Never commit a half-made change: drop it all. */
+			if (changed) {
+				rlfs_err(sb, "refcount tree change near block %llu failed half way: %d",
+					 op->start, err);
+				rlfs_abort(sb, err);
+			}
 			return err;
 		}
 		if (op->kind != RLFS_RC_RESERVE)

@@ -121,10 +121,12 @@ static int rlfs_cow_remap(handle_t *handle, struct inode *inode, u32 lblk,
 	if (ret)
 		goto out;	/* the map is unchanged */
 	ret = rlfs_extent_replace(handle, inode, lblk, 1, new, &moved);
-	if (ret)
-		rlfs_corrupt(inode->i_sb, "inode %lu: block %u: reference to %llu dropped, map unchanged: %d",
-			     inode->i_ino, lblk, old, ret);
-	else
+	if (ret) {
+		/* The reference went in this handle: it must never commit. */
+		rlfs_err(inode->i_sb, "inode %lu: block %u: reference to %llu dropped, map unchanged: %d",
+			 inode->i_ino, lblk, old, ret);
+		rlfs_abort(inode->i_sb, ret);
+	} else
 		rlfs_note_cow(handle, inode, 1);
 out:
 	memalloc_nofs_restore(nofs);
@@ -470,8 +472,9 @@ static int rlfs_clone_piece(handle_t *handle, struct inode *dest, u32 dlblk,
 				done = *piece;
 		}
 		if (ret && done) {
-			rlfs_corrupt(sb, "inode %lu: clone at %u failed half-way: %d",
-				     dest->i_ino, dlblk, ret);
+			rlfs_err(sb, "inode %lu: clone at %u failed half-way: %d",
+				 dest->i_ino, dlblk, ret);
+			rlfs_abort(sb, ret);
 			return ret;
 		}
 	} else {

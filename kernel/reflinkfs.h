@@ -184,6 +184,7 @@ struct rlfs_sb_info {
 	unsigned int		s_cow_nr_notes;
 	spinlock_t		s_fault_lock;
 	struct rlfs_fault	s_faults[RLFS_FAULT_SITES];
+	bool			s_fault_fired;	/* since mount: rlfs_abort() */
 };
 
 /*
@@ -315,7 +316,13 @@ struct buffer_head *rlfs_read_meta(struct super_block *sb, u64 blocknr,
 				   u32 magic, u64 owner);
 struct buffer_head *rlfs_new_meta(handle_t *handle, struct super_block *sb,
 				  u64 blocknr, u32 magic, u64 owner);
-handle_t *rlfs_journal_start(struct super_block *sb, int credits);
+handle_t *__rlfs_journal_start(struct super_block *sb, int credits,
+			       bool fault);
+static inline handle_t *rlfs_journal_start(struct super_block *sb, int credits)
+{
+	return __rlfs_journal_start(sb, credits, true);
+}
+void rlfs_abort(struct super_block *sb, int err);
 int rlfs_journal_stop(handle_t *handle);
 int rlfs_journal_get_write_access(handle_t *handle, struct super_block *sb,
 				  struct buffer_head *bh);
