@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * reflinkfs - the reflinkfs command-line tool: reflinks, snapshots,
- * restores, extent maps and diffs of single files.
+ * restores, extent maps and diffs of single files; status, events and
+ * fault injection of mounted filesystems (generic netlink, nl.c).
  *
  *   reflinkfs COMMAND [OPTION]... ARG...
  *   reflinkfs COMMAND --help
@@ -25,6 +26,9 @@ static const struct tool_cmd *const commands[] = {
 	&tool_cmd_unshare,
 	&tool_cmd_extents,
 	&tool_cmd_info,
+	&tool_cmd_status,
+	&tool_cmd_monitor,
+	&tool_cmd_inject,
 };
 
 static void usage(FILE *f)

@@ -48,6 +48,9 @@ extern const struct tool_cmd tool_cmd_diff;	/* diff.c */
 extern const struct tool_cmd tool_cmd_unshare;	/* unshare.c */
 extern const struct tool_cmd tool_cmd_extents;	/* extents.c */
 extern const struct tool_cmd tool_cmd_info;	/* info.c */
+extern const struct tool_cmd tool_cmd_status;	/* status.c */
+extern const struct tool_cmd tool_cmd_monitor;	/* monitor.c */
+extern const struct tool_cmd tool_cmd_inject;	/* inject.c */
 
 /*
  * Options every command understands.  Commands parse with getopt_long()
