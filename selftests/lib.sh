@@ -30,6 +30,7 @@ _tool() { # _tool ENVVALUE NAME
 }
 MKFS=$(_tool "${RLFS_MKFS:-}" mkfs.reflinkfs)
 FSCK=$(_tool "${RLFS_FSCK:-}" fsck.reflinkfs)
+TOOL=$(_tool "${RLFS_TOOL:-}" reflinkfs)
 FSTYPE=${RLFS_FSTYPE:-reflinkfs}
 BLOCKS=${RLFS_TEST_BLOCKS:-32768}	# 128 MiB filesystems
 
@@ -374,3 +375,40 @@ crash_and_recover() {
 }
 
 mkdir -p "$WORK"
+
+# ---- the reflinkfs tool ------------------------------------------------
+
+rt() { "$TOOL" "$@"; }
+
+# expect RC REGEX COMMAND...: COMMAND exits with RC and its stderr matches
+# the extended REGEX (empty: anything).  Its stdout is left in $WORK/out.
+expect() {
+	local want=$1 re=$2 rc=0
+	shift 2
+	"$@" > "$WORK/out" 2> "$WORK/err" || rc=$?
+	if [ "$rc" != "$want" ]; then
+		show "$WORK/out" "$WORK/err"
+		die "'$*' exited $rc, want $want"
+	fi
+	if [ -n "$re" ] && ! grep -qE -- "$re" "$WORK/err"; then
+		show "$WORK/err"
+		die "'$*': stderr does not match '$re'"
+	fi
+}
+
+# json_ok FILE EXPR...: FILE parses as JSON (d), has "version": 1, and
+# every Python expression is true.  One interpreter for all of them: it
+# is slow to start in the VM.
+json_ok() {
+	python3 - "$@" <<'EOF' || die "JSON check of $1 failed"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["version"] == 1, "version"
+for e in sys.argv[2:]:
+    if not eval(e):
+        print("# false: " + e)
+        for l in json.dumps(d, indent=1).splitlines()[:80]:
+            print("#   " + l)
+        sys.exit(1)
+EOF
+}

@@ -45,7 +45,6 @@ set -euo pipefail
 # shellcheck disable=SC2317  # case functions are called through ktap_run
 . "$(dirname "$0")/lib.sh"
 
-TOOL=$(_tool "${RLFS_TOOL:-}" reflinkfs)
 MNT2=$WORK/mnt2
 NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
 YNL_DIR=$RLFS_TOP/build/ynl
@@ -75,40 +74,6 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- helpers -------------------------------------------------------------------
-
-rt() { "$TOOL" "$@"; }
-
-# expect RC REGEX COMMAND...: COMMAND exits with RC and its stderr matches
-# the extended REGEX (empty: anything).  Its stdout is left in $WORK/out.
-expect() {
-	local want=$1 re=$2 rc=0
-	shift 2
-	"$@" > "$WORK/out" 2> "$WORK/err" || rc=$?
-	if [ "$rc" != "$want" ]; then
-		show "$WORK/out" "$WORK/err"
-		die "'$*' exited $rc, want $want"
-	fi
-	if [ -n "$re" ] && ! grep -qE -- "$re" "$WORK/err"; then
-		show "$WORK/err"
-		die "'$*': stderr does not match '$re'"
-	fi
-}
-
-# json_ok FILE EXPR...: FILE parses as JSON (d) and every Python
-# expression is true.
-json_ok() {
-	python3 - "$@" <<'EOF' || die "JSON check of $1 failed"
-import json, sys
-d = json.load(open(sys.argv[1]))
-assert d["version"] == 1, "version"
-for e in sys.argv[2:]:
-    if not eval(e):
-        print("# false: " + e)
-        for l in json.dumps(d, indent=1).splitlines()[:80]:
-            print("#   " + l)
-        sys.exit(1)
-EOF
-}
 
 # new_encode_dev of the filesystem holding PATH.
 enc_dev() {
