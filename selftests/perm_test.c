@@ -98,29 +98,12 @@ static int rl(int srcfd, int dirfd, const char *name, uint32_t flags)
 /* In a child: take the credentials of @w.  Returns 0 or -errno. */
 static int become(const struct who *w)
 {
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct cap[_LINUX_CAPABILITY_U32S_3];
-	int c;
-
 	umask(w->umask);
 	if (setgroups(w->ngroups, w->groups) ||
 	    setresgid(w->gid, w->gid, w->gid) ||
 	    setresuid(w->uid, w->uid, w->uid))
 		return -errno;
-	if (!w->drop_caps)
-		return 0;
-	if (syscall(SYS_capget, &hdr, cap))
-		return -errno;
-	for (c = 0; c < 64; c++) {
-		if (!(w->drop_caps & (1ULL << c)))
-			continue;
-		cap[CAP_TO_INDEX(c)].effective &= ~CAP_TO_MASK(c);
-		cap[CAP_TO_INDEX(c)].permitted &= ~CAP_TO_MASK(c);
-		cap[CAP_TO_INDEX(c)].inheritable &= ~CAP_TO_MASK(c);
-	}
-	return syscall(SYS_capset, &hdr, cap) ? -errno : 0;
+	return rlfs_drop_caps(w->drop_caps);
 }
 
 /*

@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -52,6 +53,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 /* kselftest_harness.h (6.1) has an unused parameter: keep -Wextra -Werror. */
 #pragma GCC diagnostic push
@@ -773,6 +775,32 @@ static inline int rlfs_blockmap_fd(int fd, size_t n, char *out)
 	}
 	free(fm);
 	return ret;
+}
+
+/*
+ * Drop the capabilities in @mask (1 << CAP_*) from the effective,
+ * permitted and inheritable sets of this process.  Returns 0 or -errno.
+ */
+static inline int rlfs_drop_caps(uint64_t mask)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct cap[_LINUX_CAPABILITY_U32S_3];
+	int c;
+
+	if (!mask)
+		return 0;
+	if (syscall(SYS_capget, &hdr, cap))
+		return -errno;
+	for (c = 0; c < 64; c++) {
+		if (!(mask & (1ULL << c)))
+			continue;
+		cap[CAP_TO_INDEX(c)].effective &= ~CAP_TO_MASK(c);
+		cap[CAP_TO_INDEX(c)].permitted &= ~CAP_TO_MASK(c);
+		cap[CAP_TO_INDEX(c)].inheritable &= ~CAP_TO_MASK(c);
+	}
+	return syscall(SYS_capset, &hdr, cap) ? -errno : 0;
 }
 
 #endif /* RLFS_UTIL_H */

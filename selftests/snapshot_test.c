@@ -304,27 +304,11 @@ struct creds {
 /* In a child: take @c.  Returns 0 or -errno. */
 static int become(const struct creds *c)
 {
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct cap[_LINUX_CAPABILITY_U32S_3];
-	int i;
-
-	if (setgroups(0, NULL) || setresgid(c->gid, c->gid, c->gid) ||
+	if (setgroups(0, NULL) ||
+	    setresgid(c->gid, c->gid, c->gid) ||
 	    setresuid(c->uid, c->uid, c->uid))
 		return -errno;
-	if (!c->drop_caps)
-		return 0;
-	if (syscall(SYS_capget, &hdr, cap))
-		return -errno;
-	for (i = 0; i < 64; i++) {
-		if (!(c->drop_caps & (1ULL << i)))
-			continue;
-		cap[CAP_TO_INDEX(i)].effective &= ~CAP_TO_MASK(i);
-		cap[CAP_TO_INDEX(i)].permitted &= ~CAP_TO_MASK(i);
-		cap[CAP_TO_INDEX(i)].inheritable &= ~CAP_TO_MASK(i);
-	}
-	return syscall(SYS_capset, &hdr, cap) ? -errno : 0;
+	return rlfs_drop_caps(c->drop_caps);
 }
 
 #define NRES	32
