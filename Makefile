@@ -130,7 +130,7 @@ sparse:
 		else echo "sparse: clean"; fi; \
 	done; exit $$fail
 
-CHECKPATCH_FILES = $(filter-out %.mod.c,$(wildcard kernel/*.c kernel/*.h include/*.h include/uapi/linux/*.h))
+CHECKPATCH_FILES = $(filter-out %.mod.c,$(wildcard kernel/*.c kernel/*.h kernel/libreflinkfs/*.c kernel/libreflinkfs/*.h include/uapi/linux/*.h))
 checkpatch: ksrc
 	@[ -n "$(strip $(CHECKPATCH_FILES))" ] || { echo "checkpatch: no files"; exit 0; }
 	$(BUILD)/ksrc/scripts/checkpatch.pl --no-tree -f --terse \

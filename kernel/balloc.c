@@ -28,10 +28,10 @@ struct rlfs_bitmap {
 static void rlfs_block_bitmap(struct rlfs_sb_info *sbi, struct rlfs_bitmap *bm)
 {
 	bm->name = "block";
-	bm->start = sbi->s_bbitmap_start;
-	bm->nblocks = sbi->s_bbitmap_blocks;
-	bm->nitems = sbi->s_blocks;
-	bm->first = sbi->s_data_start;
+	bm->start = sbi->s_geom.bbitmap_start;
+	bm->nblocks = sbi->s_geom.bbitmap_blocks;
+	bm->nitems = sbi->s_geom.blocks;
+	bm->first = sbi->s_geom.data_start;
 	bm->resv = sbi->s_resv_blocks;
 	bm->free = &sbi->s_free_blocks;
 }
@@ -39,9 +39,9 @@ static void rlfs_block_bitmap(struct rlfs_sb_info *sbi, struct rlfs_bitmap *bm)
 static void rlfs_inode_bitmap(struct rlfs_sb_info *sbi, struct rlfs_bitmap *bm)
 {
 	bm->name = "inode";
-	bm->start = sbi->s_ibitmap_start;
-	bm->nblocks = sbi->s_ibitmap_blocks;
-	bm->nitems = sbi->s_inodes;
+	bm->start = sbi->s_geom.ibitmap_start;
+	bm->nblocks = sbi->s_geom.ibitmap_blocks;
+	bm->nitems = sbi->s_geom.inodes;
 	bm->first = RLFS_FIRST_INO;
 	bm->resv = 0;
 	bm->free = &sbi->s_free_inodes;
@@ -89,25 +89,25 @@ static int rlfs_count_bitmap(struct super_block *sb, struct rlfs_bitmap *bm,
 
 	while (item < bm->nitems) {
 		struct buffer_head *bh;
-		u32 nbits, i;
+		const char *why;
+		u32 nbits, bit;
 		u8 *bits;
 
 		nbits = min_t(u64, RLFS_BITS_PER_BITMAP, bm->nitems - item);
 		bh = rlfs_read_bitmap(sb, bm, item);
 		if (IS_ERR(bh))
 			return PTR_ERR(bh);
-		bits = rlfs_bits(bh);
-		/* Reserved items (metadata blocks, inodes 0 and 1) in use. */
-		for (i = 0; item + i < bm->first && i < nbits; i++) {
-			if (!test_bit_le(i, bits)) {
-				rlfs_corrupt_block(sb, bh->b_blocknr,
-						   "block %llu: %s bitmap marks reserved %s %llu free",
-						   (u64)bh->b_blocknr, bm->name,
-						   bm->name, item + i);
-				brelse(bh);
-				return -EFSCORRUPTED;
-			}
+		why = rlfs_verify_bitmap_block(bh->b_data, item, bm->nitems,
+					       bm->first, &bit);
+		if (why) {
+			rlfs_corrupt_block(sb, bh->b_blocknr,
+					   "block %llu: %s bitmap: %s (bit %u, %s %llu)",
+					   (u64)bh->b_blocknr, bm->name, why, bit,
+					   bm->name, item + bit);
+			brelse(bh);
+			return -EFSCORRUPTED;
 		}
+		bits = rlfs_bits(bh);
 		free += rlfs_count_clear(bits, nbits);
 		brelse(bh);
 		item += nbits;
@@ -410,6 +410,7 @@ u64 rlfs_resv_blocks_of(u64 data_blocks)
 /**
  * rlfs_alloc_blocks - allocate a run of data-area blocks
  * @handle: running handle
+ * @sb: the filesystem
  * @inode: charged in i_blocks, or NULL (refcount tree blocks)
  * @goal: preferred first block, 0 for the allocation cursor
  * @count: in: blocks wanted (> 0); out: blocks allocated (>= 1)
@@ -421,19 +422,14 @@ u64 rlfs_resv_blocks_of(u64 data_blocks)
  *
  * Returns 0 or -errno (-ENOSPC).
  */
-int rlfs_alloc_blocks(handle_t *handle, struct inode *inode, u64 goal,
-		      u32 *count, u64 *start, unsigned int flags)
+int rlfs_alloc_blocks(handle_t *handle, struct super_block *sb,
+		      struct inode *inode, u64 goal, u32 *count, u64 *start,
+		      unsigned int flags)
 {
-	struct super_block *sb = inode ? inode->i_sb : NULL;
-	struct rlfs_sb_info *sbi;
+	struct rlfs_sb_info *sbi = RLFS_SB(sb);
 	struct rlfs_bitmap bm;
 	int err;
 
-	if (!sb) {
-		/* No inode: the caller's superblock is the handle's. */
-		sb = handle->h_transaction->t_journal->j_private;
-	}
-	sbi = RLFS_SB(sb);
 	if (WARN_ON_ONCE(!*count))
 		return -EINVAL;
 	err = rlfs_fault(sb, REFLINKFS_FAULT_SITE_ALLOC);
@@ -466,11 +462,9 @@ out:
 	return err;
 }
 
-int rlfs_free_blocks(handle_t *handle, struct inode *inode, u64 start,
-		     u32 count)
+int rlfs_free_blocks(handle_t *handle, struct super_block *sb,
+		     struct inode *inode, u64 start, u32 count)
 {
-	struct super_block *sb = inode ? inode->i_sb :
-		handle->h_transaction->t_journal->j_private;
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
 	struct rlfs_bitmap bm;
 	int err;
@@ -486,14 +480,13 @@ int rlfs_free_blocks(handle_t *handle, struct inode *inode, u64 start,
 	return err;
 }
 
-int rlfs_free_meta_block(handle_t *handle, struct inode *inode, u64 blocknr)
+int rlfs_free_meta_block(handle_t *handle, struct super_block *sb,
+			 struct inode *inode, u64 blocknr)
 {
-	struct super_block *sb = inode ? inode->i_sb :
-		handle->h_transaction->t_journal->j_private;
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
 	int err;
 
-	if (blocknr < sbi->s_data_start || blocknr >= sbi->s_blocks) {
+	if (blocknr < sbi->s_geom.data_start || blocknr >= sbi->s_geom.blocks) {
 		rlfs_corrupt(sb, "freeing metadata block %llu outside the data area",
 			     blocknr);
 		return -EFSCORRUPTED;
@@ -501,7 +494,7 @@ int rlfs_free_meta_block(handle_t *handle, struct inode *inode, u64 blocknr)
 	err = rlfs_journal_forget_block(handle, sb, blocknr);
 	if (err)
 		return err;
-	return rlfs_free_blocks(handle, inode, blocknr, 1);
+	return rlfs_free_blocks(handle, sb, inode, blocknr, 1);
 }
 
 int rlfs_alloc_ino(handle_t *handle, struct super_block *sb, u64 goal,

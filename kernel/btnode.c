@@ -6,43 +6,8 @@
 
 #include "btnode.h"
 
-static_assert(sizeof(struct rlfs_bt_hdr) ==
-	      sizeof(struct rlfs_extent_header));
-static_assert(sizeof(struct rlfs_bt_hdr) ==
-	      sizeof(struct rlfs_refcount_header));
-static_assert(offsetof(struct rlfs_bt_hdr, nh_entries) ==
-	      offsetof(struct rlfs_extent_header, eh_entries));
-static_assert(offsetof(struct rlfs_bt_hdr, nh_max) ==
-	      offsetof(struct rlfs_extent_header, eh_max));
-static_assert(offsetof(struct rlfs_bt_hdr, nh_depth) ==
-	      offsetof(struct rlfs_extent_header, eh_depth));
-static_assert(offsetof(struct rlfs_bt_hdr, nh_entries) ==
-	      offsetof(struct rlfs_refcount_header, rh_entries));
-static_assert(offsetof(struct rlfs_bt_hdr, nh_max) ==
-	      offsetof(struct rlfs_refcount_header, rh_max));
-static_assert(offsetof(struct rlfs_bt_hdr, nh_depth) ==
-	      offsetof(struct rlfs_refcount_header, rh_depth));
-static_assert(sizeof(struct rlfs_extent) == RLFS_BT_ENTRY_SIZE);
-static_assert(sizeof(struct rlfs_extent_idx) == RLFS_BT_ENTRY_SIZE);
-static_assert(sizeof(struct rlfs_refcount_rec) == RLFS_BT_ENTRY_SIZE);
-static_assert(sizeof(struct rlfs_refcount_idx) == RLFS_BT_ENTRY_SIZE);
-static_assert(offsetof(struct rlfs_extent, e_lblk) == 0);
-static_assert(offsetof(struct rlfs_extent_idx, ei_lblk) == 0);
-static_assert(offsetof(struct rlfs_extent_idx, ei_blk) == 8);
-static_assert(offsetof(struct rlfs_refcount_rec, rc_start) == 0);
-static_assert(offsetof(struct rlfs_refcount_idx, ri_start) == 0);
-static_assert(offsetof(struct rlfs_refcount_idx, ri_blk) == 8);
-static_assert(offsetof(struct rlfs_extent_block, eb_eh) ==
-	      sizeof(struct rlfs_block_header));
-static_assert(offsetof(struct rlfs_extent_block, eb_ext) ==
-	      sizeof(struct rlfs_block_header) + sizeof(struct rlfs_bt_hdr));
-static_assert(offsetof(struct rlfs_refcount_block, rb_rh) ==
-	      sizeof(struct rlfs_block_header));
-static_assert(offsetof(struct rlfs_refcount_block, rb_rec) ==
-	      sizeof(struct rlfs_block_header) + sizeof(struct rlfs_bt_hdr));
-
 /* Open a slot at position i, shifting the entries from i on. */
-void rlfs_bt_entry_open(void *node, int i)
+void rlfs_bt_entry_open(struct rlfs_btree_header *node, int i)
 {
 	int n = rlfs_bt_entries(node);
 
@@ -52,7 +17,7 @@ void rlfs_bt_entry_open(void *node, int i)
 }
 
 /* Remove the entry at position i, zeroing the freed slot. */
-void rlfs_bt_entry_delete(void *node, int i)
+void rlfs_bt_entry_delete(struct rlfs_btree_header *node, int i)
 {
 	int n = rlfs_bt_entries(node);
 
@@ -63,7 +28,8 @@ void rlfs_bt_entry_delete(void *node, int i)
 }
 
 /* Last entry whose key is <= @key, -1 if none (binary search). */
-int rlfs_bt_search(const void *node, unsigned int keylen, u64 key)
+int rlfs_bt_search(const struct rlfs_btree_header *node, unsigned int keylen,
+		   u64 key)
 {
 	int lo = 0, hi = rlfs_bt_entries(node) - 1, found = -1;
 
@@ -78,46 +44,6 @@ int rlfs_bt_search(const void *node, unsigned int keylen, u64 key)
 		}
 	}
 	return found;
-}
-
-/*
- * Check a node header against the capacity @max and the @depth that the
- * tree expects.  Returns NULL, or what is wrong (@max_what for a bad
- * capacity) for the caller to report, naming the node its own way.
- */
-const char *rlfs_bt_check_header(const void *node, int max, int depth,
-				 const char *max_what)
-{
-	const struct rlfs_bt_hdr *h = node;
-
-	if (le16_to_cpu(h->nh_max) != max)
-		return max_what;
-	if (rlfs_bt_entries(node) > max)
-		return "too many entries";
-	if (le16_to_cpu(h->nh_depth) != depth)
-		return "unexpected depth";
-	return NULL;
-}
-
-/*
- * Check index entry i: its key strictly above the previous one (in
- * [*prev_end, hi)), its child in the data area.  Advances *prev_end.
- * Returns NULL, or what is wrong.
- */
-const char *rlfs_bt_check_index(struct super_block *sb, const void *node,
-				int i, unsigned int keylen, u64 *prev_end,
-				u64 hi)
-{
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	u64 key = rlfs_bt_key(node, i, keylen);
-	u64 blk = rlfs_bt_child(node, i);
-
-	if (key < *prev_end || key >= hi)
-		return "indexes out of order or range";
-	if (blk < sbi->s_data_start || blk >= sbi->s_blocks)
-		return "index outside the data area";
-	*prev_end = key + 1;
-	return NULL;
 }
 
 /* Drop the buffers of a path (the extent root has none). */
@@ -149,7 +75,7 @@ int rlfs_bt_descend(const struct rlfs_bt_ops *ops, void *owner,
 		return PTR_ERR(bh);
 	brelse(down->bh);
 	down->bh = bh;
-	down->node = rlfs_bt_block_node(bh);
+	down->node = rlfs_bt_block_node(bh->b_data);
 	down->pos = -1;
 	down->hi = hi;
 	return 0;
@@ -226,6 +152,17 @@ int rlfs_bt_fix_keys(handle_t *handle, const struct rlfs_bt_ops *ops,
 	return 0;
 }
 
+/* Index entry i of @node: @key and @child, the rest zero. */
+static void rlfs_bt_set_index(struct rlfs_btree_header *node, int i,
+			      unsigned int keylen, u64 key, u64 child)
+{
+	u8 *ix = rlfs_bt_entry(node, i);
+
+	memset(ix, 0, RLFS_BT_ENTRY_SIZE);
+	rlfs_bt_set_key(node, i, keylen, key);
+	*(__le64 *)(ix + 8) = cpu_to_le64(child);
+}
+
 /*
  * Split the node at @level (>= 1) whose parent has room: the upper
  * entries move to a new right sibling, indexed in the parent right after
@@ -239,8 +176,8 @@ int rlfs_bt_split(handle_t *handle, const struct rlfs_bt_ops *ops,
 	struct rlfs_bt_level *up = &path->lv[level - 1];
 	int n = rlfs_bt_entries(cur->node);
 	int split = cur->pos == n - 1 ? n - 1 : n / 2;
+	struct rlfs_btree_header *node;
 	struct buffer_head *bh;
-	void *node, *ix;
 	int err;
 
 	if (WARN_ON_ONCE(n < 2))
@@ -251,10 +188,10 @@ int rlfs_bt_split(handle_t *handle, const struct rlfs_bt_ops *ops,
 	if (err)
 		return err;
 	bh = ops->new_node(handle, owner, cur->bh->b_blocknr,
-			   le16_to_cpu(((struct rlfs_bt_hdr *)cur->node)->nh_depth));
+			   rlfs_bt_depth(cur->node));
 	if (IS_ERR(bh))
 		return PTR_ERR(bh);
-	node = rlfs_bt_block_node(bh);
+	node = rlfs_bt_block_node(bh->b_data);
 	memcpy(rlfs_bt_entry(node, 0), rlfs_bt_entry(cur->node, split),
 	       (n - split) * RLFS_BT_ENTRY_SIZE);
 	rlfs_bt_set_entries(node, n - split);
@@ -270,13 +207,183 @@ int rlfs_bt_split(handle_t *handle, const struct rlfs_bt_ops *ops,
 		goto out;
 
 	rlfs_bt_entry_open(up->node, up->pos + 1);
-	ix = rlfs_bt_entry(up->node, up->pos + 1);
-	memset(ix, 0, RLFS_BT_ENTRY_SIZE);
-	rlfs_bt_set_key(up->node, up->pos + 1, ops->keylen,
-			rlfs_bt_key(node, 0, ops->keylen));
-	*(__le64 *)((u8 *)ix + 8) = cpu_to_le64(bh->b_blocknr);
+	rlfs_bt_set_index(up->node, up->pos + 1, ops->keylen,
+			  rlfs_bt_key(node, 0, ops->keylen), bh->b_blocknr);
 	err = ops->dirty(handle, owner, up);
 out:
 	brelse(bh);
+	return err;
+}
+
+/*
+ * Grow the tree of @path by one level.  A root kept in the owner (the
+ * inode's extent root) moves its entries to a new node and becomes an
+ * index with one entry; a root block gets a new root above it that
+ * indexes it (ops->set_root).
+ */
+int rlfs_bt_grow(handle_t *handle, const struct rlfs_bt_ops *ops,
+		 void *owner, struct rlfs_bt_path *path)
+{
+	struct rlfs_bt_level *root = &path->lv[0];
+	int depth = path->depth;
+	int n = rlfs_bt_entries(root->node);
+	u64 key = n ? rlfs_bt_key(root->node, 0, ops->keylen) : 0;
+	struct rlfs_btree_header *node;
+	struct buffer_head *bh;
+	int err;
+
+	if (depth >= RLFS_BT_MAX_DEPTH) {
+		rlfs_err(ops->sb(owner), "%s tree at maximum depth %d",
+			 ops->name, RLFS_BT_MAX_DEPTH);
+		return -ENOSPC;
+	}
+	if (root->bh) {
+		bh = ops->new_node(handle, owner, root->bh->b_blocknr,
+				   depth + 1);
+		if (IS_ERR(bh))
+			return PTR_ERR(bh);
+		node = rlfs_bt_block_node(bh->b_data);
+		rlfs_bt_set_index(node, 0, ops->keylen, key,
+				  root->bh->b_blocknr);
+		rlfs_bt_set_entries(node, 1);
+		err = rlfs_journal_dirty_meta(handle, bh);
+		if (!err)
+			err = ops->set_root(handle, owner, bh->b_blocknr,
+					    depth + 1);
+		brelse(bh);
+		return err;
+	}
+
+	/* Near the first block the root maps or indexes (offset 8). */
+	bh = ops->new_node(handle, owner, n ? rlfs_bt_child(root->node, 0) : 0,
+			   depth);
+	if (IS_ERR(bh))
+		return PTR_ERR(bh);
+	node = rlfs_bt_block_node(bh->b_data);
+	memcpy(rlfs_bt_entry(node, 0), rlfs_bt_entry(root->node, 0),
+	       n * RLFS_BT_ENTRY_SIZE);
+	rlfs_bt_set_entries(node, n);
+	err = rlfs_journal_dirty_meta(handle, bh);
+	if (!err)
+		err = ops->access(handle, owner, root);
+	if (err)
+		goto out;
+	memset(rlfs_bt_entry(root->node, 0), 0,
+	       rlfs_bt_max(root->node) * RLFS_BT_ENTRY_SIZE);
+	rlfs_bt_set_index(root->node, 0, ops->keylen, key, bh->b_blocknr);
+	rlfs_bt_set_entries(root->node, 1);
+	root->node->bt_depth = cpu_to_le16(depth + 1);
+	err = ops->dirty(handle, owner, root);
+out:
+	brelse(bh);
+	return err;
+}
+
+/*
+ * The leaf of @path has fewer than @need free entries.  Split it, or the
+ * lowest full node above it whose parent has room, or grow the tree when
+ * every node up to the root is full.  One call makes one change; the
+ * caller walks again and repeats, at most RLFS_BT_MAX_ROUNDS times.
+ */
+int rlfs_bt_make_room(handle_t *handle, const struct rlfs_bt_ops *ops,
+		      void *owner, struct rlfs_bt_path *path, int need)
+{
+	int level = path->depth;
+
+	if (rlfs_bt_free_slots(path->lv[level].node) >= need)
+		return 0;
+	while (level > 0 && rlfs_bt_full(path->lv[level - 1].node))
+		level--;
+	if (level == 0)
+		return rlfs_bt_grow(handle, ops, owner, path);
+	return rlfs_bt_split(handle, ops, owner, path, level);
+}
+
+/*
+ * The node at @level (>= 1) is losing its only entry: free it, and its
+ * parents that would become empty too, and drop the index from the first
+ * ancestor that keeps entries.  With no such ancestor the tree is empty:
+ * a root in the owner becomes an empty leaf, a root block goes
+ * (ops->set_root(0)).  *@freed counts the freed blocks (revoke records).
+ */
+int rlfs_bt_remove_node(handle_t *handle, const struct rlfs_bt_ops *ops,
+			void *owner, struct rlfs_bt_path *path, int level,
+			int *freed)
+{
+	int floor = path->lv[0].bh ? 0 : 1;
+	struct rlfs_bt_level *up = NULL;
+	int top = level, l, err;
+
+	while (top > floor && rlfs_bt_entries(path->lv[top - 1].node) == 1)
+		top--;
+	if (top == 0) {
+		err = ops->set_root(handle, owner, 0, 0);
+	} else {
+		up = &path->lv[top - 1];
+		err = ops->access(handle, owner, up);
+		if (err)
+			return err;
+		rlfs_bt_entry_delete(up->node, up->pos);
+		if (!up->bh && !rlfs_bt_entries(up->node))
+			up->node->bt_depth = 0;	/* the tree is empty */
+		err = ops->dirty(handle, owner, up);
+	}
+	for (l = level; !err && l >= top; l--) {
+		err = ops->free_node(handle, owner, path->lv[l].bh->b_blocknr);
+		if (!err)
+			(*freed)++;
+	}
+	if (!err && up && up->pos == 0 && rlfs_bt_entries(up->node))
+		err = rlfs_bt_fix_keys(handle, ops, owner, path, top - 1);
+	return err;
+}
+
+/*
+ * Shrink the tree by one level when the root (lv[0] of @path, the only
+ * level the caller filled in) is an index with a single child: a root
+ * block is replaced by that child; a root in the owner takes the child's
+ * entries when they fit in it.
+ */
+int rlfs_bt_shrink(handle_t *handle, const struct rlfs_bt_ops *ops,
+		   void *owner, struct rlfs_bt_path *path)
+{
+	struct rlfs_bt_level *root = &path->lv[0];
+	struct rlfs_btree_header *child;
+	int n, err;
+	u64 blk;
+
+	if (!path->depth || rlfs_bt_entries(root->node) != 1)
+		return 0;
+	if (root->bh) {
+		err = ops->set_root(handle, owner, rlfs_bt_child(root->node, 0),
+				    path->depth - 1);
+		if (!err)
+			err = ops->free_node(handle, owner,
+					     root->bh->b_blocknr);
+		return err;
+	}
+	err = rlfs_bt_descend(ops, owner, path, 0);
+	if (err)
+		return err;
+	child = path->lv[1].node;
+	n = rlfs_bt_entries(child);
+	if (n <= rlfs_bt_max(root->node)) {
+		blk = path->lv[1].bh->b_blocknr;
+		err = ops->access(handle, owner, root);
+		if (err)
+			goto out;
+		memset(rlfs_bt_entry(root->node, 0), 0,
+		       rlfs_bt_max(root->node) * RLFS_BT_ENTRY_SIZE);
+		memcpy(rlfs_bt_entry(root->node, 0), rlfs_bt_entry(child, 0),
+		       n * RLFS_BT_ENTRY_SIZE);
+		rlfs_bt_set_entries(root->node, n);
+		root->node->bt_depth = child->bt_depth;
+		err = ops->dirty(handle, owner, root);
+		if (!err)
+			err = ops->free_node(handle, owner, blk);
+	}
+out:
+	brelse(path->lv[1].bh);
+	path->lv[1].bh = NULL;
 	return err;
 }

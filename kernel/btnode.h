@@ -4,45 +4,34 @@
  * refcount tree (rctree.c), in the spirit of XFS's xfs_btree.c but small.
  *
  * Both trees use the same node layout: an 8-byte header {entries, max,
- * depth, reserved} (struct rlfs_extent_header, struct rlfs_refcount_header)
+ * depth, reserved} (struct rlfs_btree_header, struct rlfs_btree_header)
  * followed by 16-byte entries whose key is at offset 0: an __le32 logical
  * block in the extent tree, an __le64 physical block in the refcount tree
  * (struct rlfs_bt_ops.keylen).  In index nodes the child block number is
  * the __le64 at offset 8 (ei_blk, ri_blk).  A tree block holds the node
  * header right after its struct rlfs_block_header.
  *
- * Shared here: entry access, open and delete, the binary search, the
- * header and index entry checks (the caller reports), path
- * walking and release, the next key after a leaf position, key fixing up
- * the tree and the split of a node into a new right sibling.  Each tree
- * keeps its own policy: node validation and its messages, where the root
- * lives (the inode or the superblock), growing, shrinking and freeing
- * nodes, when to split, and the journaling, which the shared code reaches
- * through struct rlfs_bt_ops.
+ * Shared here: entry open and delete, the binary search, path walking
+ * and release, the next key after a leaf position, key fixing up the
+ * tree, the split of a node into a new right sibling, growing the tree by
+ * a level, making room in a leaf, removing emptied nodes and shrinking
+ * the tree by a level.  Node validation is the format core's
+ * (rlfs_verify_extent_node(), rlfs_verify_refcount_node()).  Each tree
+ * keeps its own policy, which the shared code reaches through struct
+ * rlfs_bt_ops: reading a node and its messages, where the root lives (in
+ * the inode, or a block the superblock points to), allocating and
+ * freeing nodes and the journaling.
  */
 #ifndef _RLFS_BTNODE_H
 #define _RLFS_BTNODE_H
 
 #include "reflinkfs.h"
 
-#define RLFS_BT_ENTRY_SIZE	16
 #define RLFS_BT_MAX_DEPTH	RLFS_MAX_EXTENT_DEPTH
-
-/* The node header of both trees. */
-struct rlfs_bt_hdr {
-	__le16	nh_entries;
-	__le16	nh_max;
-	__le16	nh_depth;
-	__le16	nh_reserved;
-};
 
 struct rlfs_bt_level {
 	struct buffer_head		*bh;	/* NULL: the extent root */
-	union {
-		void				*node;
-		struct rlfs_extent_header	*eh;
-		struct rlfs_refcount_header	*rh;
-	};
+	struct rlfs_btree_header	*node;
 	int				pos;	/* followed or found entry */
 	u64				hi;	/* upper bound of the keys */
 };
@@ -69,40 +58,39 @@ struct rlfs_bt_ops {
 	/* A new empty tree block of @depth near @goal, write access held. */
 	struct buffer_head *(*new_node)(handle_t *handle, void *owner,
 					u64 goal, int depth);
+	/* Give back the tree block @blk, which nothing points to any more. */
+	int (*free_node)(handle_t *handle, void *owner, u64 blk);
+	/*
+	 * Trees whose root is a block (lv[0].bh set): point the owner at
+	 * the root @blk of @depth, 0 for an empty tree.  A root kept in the
+	 * owner itself (the inode's extent root) is never freed or moved.
+	 */
+	int (*set_root)(handle_t *handle, void *owner, u64 blk, int depth);
+	/* The filesystem, for messages. */
+	struct super_block *(*sb)(void *owner);
+	const char	*name;		/* "extent", "refcount" */
 };
 
-static inline int rlfs_bt_entries(const void *node)
+/* Upper bound of make-room rounds for one walk: splits and growths. */
+#define RLFS_BT_MAX_ROUNDS	(2 * RLFS_BT_MAX_DEPTH + 4)
+
+static inline void rlfs_bt_set_entries(struct rlfs_btree_header *node, int n)
 {
-	return le16_to_cpu(((const struct rlfs_bt_hdr *)node)->nh_entries);
+	node->bt_entries = cpu_to_le16(n);
 }
 
-static inline void rlfs_bt_set_entries(void *node, int n)
+static inline bool rlfs_bt_full(const struct rlfs_btree_header *node)
 {
-	((struct rlfs_bt_hdr *)node)->nh_entries = cpu_to_le16(n);
+	return rlfs_bt_entries(node) >= rlfs_bt_max(node);
 }
 
-static inline bool rlfs_bt_full(const void *node)
+static inline int rlfs_bt_free_slots(const struct rlfs_btree_header *node)
 {
-	const struct rlfs_bt_hdr *h = node;
-
-	return le16_to_cpu(h->nh_entries) >= le16_to_cpu(h->nh_max);
+	return rlfs_bt_max(node) - rlfs_bt_entries(node);
 }
 
-/* Entry i of a node, record or index alike. */
-static inline void *rlfs_bt_entry(const void *node, int i)
-{
-	return (u8 *)((struct rlfs_bt_hdr *)node + 1) + i * RLFS_BT_ENTRY_SIZE;
-}
-
-static inline u64 rlfs_bt_key(const void *node, int i, unsigned int keylen)
-{
-	const void *e = rlfs_bt_entry(node, i);
-
-	return keylen == sizeof(__le32) ? le32_to_cpup(e) : le64_to_cpup(e);
-}
-
-static inline void rlfs_bt_set_key(void *node, int i, unsigned int keylen,
-				   u64 key)
+static inline void rlfs_bt_set_key(struct rlfs_btree_header *node, int i,
+				   unsigned int keylen, u64 key)
 {
 	void *e = rlfs_bt_entry(node, i);
 
@@ -112,26 +100,10 @@ static inline void rlfs_bt_set_key(void *node, int i, unsigned int keylen,
 		*(__le64 *)e = cpu_to_le64(key);
 }
 
-/* Child block of index entry i. */
-static inline u64 rlfs_bt_child(const void *node, int i)
-{
-	return le64_to_cpup((__le64 *)((u8 *)rlfs_bt_entry(node, i) + 8));
-}
-
-/* The node header of a tree block. */
-static inline void *rlfs_bt_block_node(struct buffer_head *bh)
-{
-	return bh->b_data + sizeof(struct rlfs_block_header);
-}
-
-void rlfs_bt_entry_open(void *node, int i);
-void rlfs_bt_entry_delete(void *node, int i);
-int rlfs_bt_search(const void *node, unsigned int keylen, u64 key);
-const char *rlfs_bt_check_header(const void *node, int max, int depth,
-				 const char *max_what);
-const char *rlfs_bt_check_index(struct super_block *sb, const void *node,
-				int i, unsigned int keylen, u64 *prev_end,
-				u64 hi);
+void rlfs_bt_entry_open(struct rlfs_btree_header *node, int i);
+void rlfs_bt_entry_delete(struct rlfs_btree_header *node, int i);
+int rlfs_bt_search(const struct rlfs_btree_header *node, unsigned int keylen,
+		   u64 key);
 void rlfs_bt_path_release(struct rlfs_bt_path *path);
 int rlfs_bt_descend(const struct rlfs_bt_ops *ops, void *owner,
 		    struct rlfs_bt_path *path, int level);
@@ -143,5 +115,14 @@ int rlfs_bt_fix_keys(handle_t *handle, const struct rlfs_bt_ops *ops,
 		     void *owner, struct rlfs_bt_path *path, int level);
 int rlfs_bt_split(handle_t *handle, const struct rlfs_bt_ops *ops,
 		  void *owner, struct rlfs_bt_path *path, int level);
+int rlfs_bt_grow(handle_t *handle, const struct rlfs_bt_ops *ops,
+		 void *owner, struct rlfs_bt_path *path);
+int rlfs_bt_make_room(handle_t *handle, const struct rlfs_bt_ops *ops,
+		      void *owner, struct rlfs_bt_path *path, int need);
+int rlfs_bt_remove_node(handle_t *handle, const struct rlfs_bt_ops *ops,
+			void *owner, struct rlfs_bt_path *path, int level,
+			int *freed);
+int rlfs_bt_shrink(handle_t *handle, const struct rlfs_bt_ops *ops,
+		   void *owner, struct rlfs_bt_path *path);
 
 #endif /* _RLFS_BTNODE_H */

@@ -20,27 +20,6 @@
 #define RLFS_DIR_FIRST		((unsigned int)sizeof(struct rlfs_block_header))
 #define RLFS_DIR_MIN_REC	RLFS_DIRENT_SIZE(0)
 
-u8 rlfs_mode_to_ftype(umode_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFREG:
-		return RLFS_FT_REG;
-	case S_IFDIR:
-		return RLFS_FT_DIR;
-	case S_IFLNK:
-		return RLFS_FT_SYMLINK;
-	case S_IFCHR:
-		return RLFS_FT_CHRDEV;
-	case S_IFBLK:
-		return RLFS_FT_BLKDEV;
-	case S_IFIFO:
-		return RLFS_FT_FIFO;
-	case S_IFSOCK:
-		return RLFS_FT_SOCK;
-	}
-	return RLFS_FT_UNKNOWN;
-}
-
 static inline struct rlfs_dirent *rlfs_dirent_at(struct buffer_head *bh,
 						 unsigned int off)
 {
@@ -67,58 +46,17 @@ static int rlfs_dir_nblocks(struct inode *dir, u32 *nblocks)
 	return 0;
 }
 
-/*
- * Check every record of a directory block: each lies inside the block, has
- * a rec_len that is a multiple of 8 and large enough for its name, and live
- * records name a possible inode.  The records must cover the block exactly.
- */
+/* Check the records of a directory block (rlfs_verify_dir_block()). */
 static int rlfs_check_dir_block(struct inode *dir, struct buffer_head *bh)
 {
 	struct super_block *sb = dir->i_sb;
-	unsigned int off = RLFS_DIR_FIRST;
+	unsigned int off;
 	const char *why;
 
-	while (off < RLFS_BLOCK_SIZE) {
-		struct rlfs_dirent *de = rlfs_dirent_at(bh, off);
-		unsigned int rec_len;
-		u64 ino;
-
-		if (off + RLFS_DIRENT_HDR > RLFS_BLOCK_SIZE) {
-			why = "record header past the end of the block";
-			goto bad;
-		}
-		rec_len = rlfs_rec_len(de);
-		if (rec_len < RLFS_DIR_MIN_REC) {
-			why = "record length too small";
-			goto bad;
-		}
-		if (rec_len % RLFS_DIRENT_ALIGN) {
-			why = "record length not a multiple of 8";
-			goto bad;
-		}
-		if (off + rec_len > RLFS_BLOCK_SIZE) {
-			why = "record past the end of the block";
-			goto bad;
-		}
-		ino = le64_to_cpu(de->d_ino);
-		if (ino) {
-			if (!de->d_name_len) {
-				why = "live record with an empty name";
-				goto bad;
-			}
-			if (rec_len < RLFS_DIRENT_SIZE(de->d_name_len)) {
-				why = "record too short for its name";
-				goto bad;
-			}
-			if (ino >= RLFS_SB(sb)->s_inodes) {
-				why = "inode number out of range";
-				goto bad;
-			}
-		}
-		off += rec_len;
-	}
-	return 0;
-bad:
+	why = rlfs_verify_dir_block(bh->b_data, RLFS_SB(sb)->s_geom.inodes,
+				    &off);
+	if (!why)
+		return 0;
 	rlfs_corrupt_block(sb, bh->b_blocknr,
 			   "block %llu: directory %lu: %s at offset %u",
 			   (unsigned long long)bh->b_blocknr, dir->i_ino, why, off);

@@ -10,7 +10,7 @@
  * entries); every other node is an extent block (RLFS_EXTENT_BLOCK_ENTRIES
  * entries).  A node of depth 0 (a leaf) holds extents (lblk, len, pblk); a
  * node of depth d > 0 holds indexes (key, child block) to nodes of depth
- * d - 1.  The root's eh_depth is the depth of the whole tree.
+ * d - 1.  The root's bt_depth is the depth of the whole tree.
  *
  * Invariants, checked on every node read (rlfs_check_node):
  *  - entries are sorted by logical block and extents never overlap;
@@ -36,7 +36,7 @@
  *
  * Inserting (rlfs_extent_insert) a range that must be a hole: merge with
  * the neighbouring extent in the leaf when logically and physically
- * contiguous, else add an entry.  When the leaf is full, rlfs_make_room()
+ * contiguous, else add an entry.  When the leaf is full, rlfs_bt_make_room()
  * splits the lowest full node whose parent has room (rlfs_bt_split: half
  * the entries move to a new block, or only the last one when appending),
  * or, when every node on the path is full, grows the tree by one level:
@@ -46,7 +46,7 @@
  * Removing (rlfs_remove_range) works on at most one extent per call so
  * that one call fits one bounded transaction: the extent is dropped,
  * trimmed at the front or back, or split in two around the removed part
- * (which may need rlfs_make_room first).  Nodes left empty are freed up
+ * (which may need rlfs_bt_make_room() first).  Nodes left empty are freed up
  * the tree, and a root with a single child small enough to fit in the
  * inode absorbs it (the tree shrinks).  Blocks that leave the map are
  * given back only by rlfs_remove_step(), which for regular files drops
@@ -56,8 +56,8 @@
  * over mapped data rewrite mappings in place (rlfs_extent_reserve(),
  * then rlfs_extent_replace(), which allocates nothing); collapse and
  * insert move them in place (rlfs_extent_shift_step()).  Freed tree,
- * directory and symlink blocks go through rlfs_free_meta_block(), which revokes them and drops
- * their cached buffer from the journal.
+ * directory and symlink blocks go through rlfs_free_meta_block(), which
+ * revokes them and drops their cached buffer from the journal.
  *
  * Locking and journaling: i_map_sem protects the whole tree; readers take
  * it shared, writers exclusive and always inside a jbd2 handle (never the
@@ -74,9 +74,6 @@
 #include "btnode.h"
 #include "trace.h"
 
-/* First logical block that can never be mapped (RLFS_MAX_FILE_SIZE). */
-#define RLFS_LBLK_LIMIT		U32_MAX
-
 /*
  * Largest run of data blocks allocated or freed in one step: it spans at
  * most two bitmap blocks, as RLFS_BITMAP_CREDITS assumes.
@@ -85,91 +82,50 @@
 				      RLFS_BITS_PER_BITMAP)
 
 /* Node accessors: extents and indexes follow the header in both kinds. */
-static inline struct rlfs_extent *rlfs_ext(struct rlfs_extent_header *eh,
+static inline struct rlfs_extent *rlfs_ext(struct rlfs_btree_header *eh,
 					   int i)
 {
 	return (struct rlfs_extent *)(eh + 1) + i;
 }
 
-static inline struct rlfs_extent_idx *rlfs_idx(struct rlfs_extent_header *eh,
+static inline struct rlfs_extent_idx *rlfs_idx(struct rlfs_btree_header *eh,
 					       int i)
 {
 	return (struct rlfs_extent_idx *)(eh + 1) + i;
 }
 
 /* Logical block of entry i, extent or index alike. */
-static inline u32 rlfs_key(struct rlfs_extent_header *eh, int i)
+static inline u32 rlfs_key(struct rlfs_btree_header *eh, int i)
 {
 	return rlfs_bt_key(eh, i, sizeof(__le32));
 }
 
-static inline u32 rlfs_ext_end(struct rlfs_extent *ex)
-{
-	return le32_to_cpu(ex->e_lblk) + le32_to_cpu(ex->e_len);
-}
-
 /*
- * Validate one node: header, order, bounds.  @blocknr is 0 for the root.
- * Entries must lie in [lo, hi).  Returns 0 or -EFSCORRUPTED (reported).
+ * Validate one node (rlfs_verify_extent_node()).  @blocknr is 0 for the
+ * root.  Entries must lie in [lo, hi).  Returns 0 or -EFSCORRUPTED
+ * (reported).
  */
-static int rlfs_check_node(struct inode *inode, struct rlfs_extent_header *eh,
+static int rlfs_check_node(struct inode *inode, struct rlfs_btree_header *eh,
 			   u64 blocknr, int depth, u32 lo, u32 hi)
 {
 	struct super_block *sb = inode->i_sb;
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	int max = blocknr ? RLFS_EXTENT_BLOCK_ENTRIES : RLFS_INODE_ROOT_ENTRIES;
-	int n = rlfs_bt_entries(eh);
-	const char *what;
-	u64 prev_end = lo;
-	int i;
+	const char *why;
+	int entry;
 
-	what = rlfs_bt_check_header(eh, max, depth, "bad eh_max");
-	if (what)
-		goto bad;
-	if (n == 0 && (blocknr || depth)) {
-		what = "empty node";
-		goto bad;
-	}
-	for (i = 0; i < n; i++) {
-		if (depth == 0) {
-			struct rlfs_extent *ex = rlfs_ext(eh, i);
-			u64 lblk = le32_to_cpu(ex->e_lblk);
-			u32 len = le32_to_cpu(ex->e_len);
-			u64 pblk = le64_to_cpu(ex->e_pblk);
-
-			if (!len || len > RLFS_MAX_EXTENT_LEN) {
-				what = "bad extent length";
-				goto bad;
-			}
-			if (lblk < prev_end || lblk + len > hi) {
-				what = "extents out of order or range";
-				goto bad;
-			}
-			if (pblk < sbi->s_data_start || pblk + len > sbi->s_blocks ||
-			    pblk + len < pblk) {
-				what = "extent outside the data area";
-				goto bad;
-			}
-			prev_end = lblk + len;
-		} else {
-			what = rlfs_bt_check_index(sb, eh, i, sizeof(__le32),
-						   &prev_end, hi);
-			if (what)
-				goto bad;
-		}
-	}
-	return 0;
-bad:
+	why = rlfs_verify_extent_node(eh, !blocknr, depth, lo, hi,
+				      &RLFS_SB(sb)->s_geom, &entry);
+	if (!why)
+		return 0;
 	if (blocknr)
 		rlfs_corrupt_block(sb, blocknr,
-				   "inode %lu: extent block %llu: %s (entries %d max %u depth %u, expected depth %d)",
-				   inode->i_ino, blocknr, what, n,
-				   le16_to_cpu(eh->eh_max),
-				   le16_to_cpu(eh->eh_depth), depth);
+				   "inode %lu: extent block %llu: %s at entry %d (entries %d max %d depth %d, expected depth %d)",
+				   inode->i_ino, blocknr, why, entry,
+				   rlfs_bt_entries(eh), rlfs_bt_max(eh),
+				   rlfs_bt_depth(eh), depth);
 	else
-		rlfs_corrupt(sb, "inode %lu: extent root: %s (entries %d max %u depth %u)",
-			     inode->i_ino, what, n, le16_to_cpu(eh->eh_max),
-			     le16_to_cpu(eh->eh_depth));
+		rlfs_corrupt(sb, "inode %lu: extent root: %s at entry %d (entries %d max %d depth %d)",
+			     inode->i_ino, why, entry, rlfs_bt_entries(eh),
+			     rlfs_bt_max(eh), rlfs_bt_depth(eh));
 	return -EFSCORRUPTED;
 }
 
@@ -184,8 +140,8 @@ static struct buffer_head *rlfs_read_node(void *owner, u64 blk, int depth,
 	bh = rlfs_read_meta(inode->i_sb, blk, RLFS_EXTENT_MAGIC, inode->i_ino);
 	if (IS_ERR(bh))
 		return bh;
-	err = rlfs_check_node(inode, rlfs_bt_block_node(bh), blk, depth, lo,
-			      hi);
+	err = rlfs_check_node(inode, rlfs_bt_block_node(bh->b_data), blk,
+			      depth, lo, hi);
 	if (err) {
 		brelse(bh);
 		return ERR_PTR(err);
@@ -205,8 +161,8 @@ static int rlfs_find_path(struct inode *inode, u32 lblk,
 			  struct rlfs_bt_path *path)
 {
 	struct rlfs_inode_info *ei = RLFS_I(inode);
-	struct rlfs_extent_header *root = &ei->i_eh;
-	int depth = le16_to_cpu(root->eh_depth);
+	struct rlfs_btree_header *root = &ei->i_eh;
+	int depth = le16_to_cpu(root->bt_depth);
 	int err;
 
 	memset(path, 0, sizeof(*path));
@@ -221,7 +177,7 @@ static int rlfs_find_path(struct inode *inode, u32 lblk,
 	if (err)
 		return err;
 	path->depth = depth;
-	path->lv[0].eh = root;
+	path->lv[0].node = root;
 	path->lv[0].hi = RLFS_LBLK_LIMIT;
 	return rlfs_bt_walk(&rlfs_ext_ops, inode, path, lblk);
 }
@@ -235,7 +191,7 @@ static int rlfs_next_leaf(struct inode *inode, struct rlfs_bt_path *path)
 	int level, err;
 
 	for (level = path->depth - 1; level >= 0; level--)
-		if (path->lv[level].pos + 1 < rlfs_bt_entries(path->lv[level].eh))
+		if (path->lv[level].pos + 1 < rlfs_bt_entries(path->lv[level].node))
 			break;
 	if (level < 0)
 		return 0;
@@ -295,7 +251,7 @@ static struct buffer_head *rlfs_new_node(handle_t *handle, void *owner,
 	u64 blk;
 	int err;
 
-	err = rlfs_alloc_blocks(handle, inode, goal, &count, &blk,
+	err = rlfs_alloc_blocks(handle, inode->i_sb, inode, goal, &count, &blk,
 				RLFS_I(inode)->i_alloc_flags);
 	if (err)
 		return ERR_PTR(err);
@@ -309,13 +265,30 @@ static struct buffer_head *rlfs_new_node(handle_t *handle, void *owner,
 		goto out_free;
 	}
 	eb = (struct rlfs_extent_block *)bh->b_data;
-	eb->eb_eh.eh_max = cpu_to_le16(RLFS_EXTENT_BLOCK_ENTRIES);
-	eb->eb_eh.eh_depth = cpu_to_le16(depth);
+	eb->eb_eh.bt_max = cpu_to_le16(RLFS_EXTENT_BLOCK_ENTRIES);
+	eb->eb_eh.bt_depth = cpu_to_le16(depth);
 	return bh;
 
 out_free:
-	rlfs_free_meta_block(handle, inode, blk);
+	rlfs_free_meta_block(handle, inode->i_sb, inode, blk);
 	return ERR_PTR(err);
+}
+
+/* Free an extent block: revoked, and out of i_blocks (the inode). */
+static int rlfs_free_node(handle_t *handle, void *owner, u64 blk)
+{
+	struct inode *inode = owner;
+	int err;
+
+	err = rlfs_free_meta_block(handle, inode->i_sb, inode, blk);
+	if (!err)
+		err = rlfs_mark_inode_dirty(handle, inode);
+	return err;
+}
+
+static struct super_block *rlfs_node_sb(void *owner)
+{
+	return ((struct inode *)owner)->i_sb;
 }
 
 static const struct rlfs_bt_ops rlfs_ext_ops = {
@@ -324,6 +297,9 @@ static const struct rlfs_bt_ops rlfs_ext_ops = {
 	.access		= rlfs_node_access,
 	.dirty		= rlfs_node_dirty,
 	.new_node	= rlfs_new_node,
+	.free_node	= rlfs_free_node,
+	.sb		= rlfs_node_sb,
+	.name		= "extent",
 };
 
 /* The first key of the node at @level may have changed: fix the indexes. */
@@ -346,93 +322,33 @@ static int rlfs_release_meta(handle_t *handle, struct inode *inode,
 	int err;
 
 	for (i = 0; i < count; i++) {
-		err = rlfs_free_meta_block(handle, inode, pblk + i);
+		err = rlfs_free_meta_block(handle, inode->i_sb, inode,
+					   pblk + i);
 		if (err)
 			return err;
 	}
 	return 0;
 }
 
-/*
- * Grow the tree by one level: the root's entries move to a new block and
- * the root becomes an index node with one entry pointing to it.
- */
-static int rlfs_grow_tree(handle_t *handle, struct inode *inode)
+/* Extent i of a leaf, in CPU order, and back (the one conversion). */
+static void rlfs_get_ext(struct rlfs_btree_header *eh, int i,
+			 struct rlfs_ext_irec *r)
 {
-	struct rlfs_extent_header *root = &RLFS_I(inode)->i_eh;
-	int depth = le16_to_cpu(root->eh_depth);
-	int n = rlfs_bt_entries(root);
-	struct rlfs_extent_block *eb;
-	struct rlfs_extent_idx *ix;
-	struct buffer_head *bh;
-	u64 goal = 0;
-	int err;
-
-	if (depth >= RLFS_MAX_EXTENT_DEPTH) {
-		rlfs_err(inode->i_sb, "inode %lu: extent tree at maximum depth",
-			 inode->i_ino);
-		return -ENOSPC;
-	}
-	if (!depth && n)
-		goal = le64_to_cpu(rlfs_ext(root, 0)->e_pblk);
-	bh = rlfs_new_node(handle, inode, goal, depth);
-	if (IS_ERR(bh))
-		return PTR_ERR(bh);
-	eb = (struct rlfs_extent_block *)bh->b_data;
-	memcpy(eb->eb_ext, rlfs_ext(root, 0), n * sizeof(struct rlfs_extent));
-	eb->eb_eh.eh_entries = cpu_to_le16(n);
-	err = rlfs_journal_dirty_meta(handle, bh);
-	if (err)
-		goto out;
-
-	ix = rlfs_idx(root, 0);
-	ix->ei_lblk = cpu_to_le32(n ? rlfs_key(root, 0) : 0);
-	ix->ei_reserved = 0;
-	ix->ei_blk = cpu_to_le64(bh->b_blocknr);
-	memset(rlfs_ext(root, 1), 0,
-	       (RLFS_INODE_ROOT_ENTRIES - 1) * sizeof(struct rlfs_extent));
-	root->eh_entries = cpu_to_le16(1);
-	root->eh_depth = cpu_to_le16(depth + 1);
-	err = rlfs_mark_inode_dirty(handle, inode);
-out:
-	brelse(bh);
-	return err;
+	rlfs_ext_to_irec(rlfs_ext(eh, i), r);
 }
 
-/* Free entries of a node. */
-static int rlfs_free_slots(struct rlfs_extent_header *eh)
+static void rlfs_set_ext(struct rlfs_btree_header *eh, int i,
+			 const struct rlfs_ext_irec *r)
 {
-	return le16_to_cpu(eh->eh_max) - rlfs_bt_entries(eh);
+	rlfs_irec_to_ext(r, rlfs_ext(eh, i));
 }
 
-/*
- * The leaf of @path has fewer than @slots free entries.  Split it, or
- * the lowest full node above it whose parent has room, or grow the tree
- * when every node up to the root is full.  One call makes one change;
- * the caller walks again and repeats as needed.
- */
-static int rlfs_make_room(handle_t *handle, struct inode *inode,
-			  struct rlfs_bt_path *path, int slots)
+static bool rlfs_can_merge(const struct rlfs_ext_irec *a,
+			   const struct rlfs_ext_irec *b)
 {
-	int level = path->depth;
-
-	if (rlfs_free_slots(path->lv[level].eh) >= slots)
-		return 0;
-	for (level--; level >= 0 && rlfs_bt_full(path->lv[level].eh); level--)
-		;
-	if (level < 0)
-		return rlfs_grow_tree(handle, inode);
-	return rlfs_bt_split(handle, &rlfs_ext_ops, inode, path, level + 1);
-}
-
-/* Upper bound of make-room rounds for one insert: splits plus a growth. */
-#define RLFS_MAX_ROOM_ROUNDS	(2 * RLFS_MAX_EXTENT_DEPTH + 2)
-
-static bool rlfs_can_merge(u32 lblk1, u64 pblk1, u32 len1,
-			   u32 lblk2, u64 pblk2, u32 len2)
-{
-	return (u64)lblk1 + len1 == lblk2 && pblk1 + len1 == pblk2 &&
-	       (u64)len1 + len2 <= RLFS_MAX_EXTENT_LEN;
+	return (u64)a->lblk + a->len == b->lblk &&
+	       a->pblk + a->len == b->pblk &&
+	       (u64)a->len + b->len <= RLFS_MAX_EXTENT_LEN;
 }
 
 /*
@@ -444,62 +360,54 @@ static int rlfs_leaf_insert(handle_t *handle, struct inode *inode,
 			    u32 len)
 {
 	struct rlfs_bt_level *leaf = &path->lv[path->depth];
-	struct rlfs_extent_header *eh = leaf->eh;
+	struct rlfs_btree_header *eh = leaf->node;
 	int n = rlfs_bt_entries(eh), pos = leaf->pos;
-	struct rlfs_extent *prev = pos >= 0 ? rlfs_ext(eh, pos) : NULL;
-	struct rlfs_extent *next = pos + 1 < n ? rlfs_ext(eh, pos + 1) : NULL;
-	struct rlfs_extent *ex;
+	struct rlfs_ext_irec new = { .lblk = lblk, .len = len, .pblk = pblk };
+	struct rlfs_ext_irec prev, next;
+	bool has_prev = pos >= 0, has_next = pos + 1 < n;
 	int err;
 
-	if (WARN_ON_ONCE((prev && rlfs_ext_end(prev) > lblk) ||
+	if (has_prev)
+		rlfs_get_ext(eh, pos, &prev);
+	if (has_next)
+		rlfs_get_ext(eh, pos + 1, &next);
+	if (WARN_ON_ONCE((has_prev && (u64)prev.lblk + prev.len > lblk) ||
 			 (u64)lblk + len > rlfs_next_key(path)))
 		return -EEXIST;		/* the caller's range is not a hole */
 
-	if (prev && rlfs_can_merge(le32_to_cpu(prev->e_lblk),
-				   le64_to_cpu(prev->e_pblk),
-				   le32_to_cpu(prev->e_len), lblk, pblk, len)) {
+	if (has_prev && rlfs_can_merge(&prev, &new)) {
 		err = rlfs_node_access(handle, inode, leaf);
 		if (err)
 			return err;
-		le32_add_cpu(&prev->e_len, len);
+		prev.len += len;
 		/* The new range may have closed the gap to the next one. */
-		if (next && rlfs_can_merge(le32_to_cpu(prev->e_lblk),
-					   le64_to_cpu(prev->e_pblk),
-					   le32_to_cpu(prev->e_len),
-					   le32_to_cpu(next->e_lblk),
-					   le64_to_cpu(next->e_pblk),
-					   le32_to_cpu(next->e_len))) {
-			le32_add_cpu(&prev->e_len, le32_to_cpu(next->e_len));
+		if (has_next && rlfs_can_merge(&prev, &next)) {
+			prev.len += next.len;
 			rlfs_bt_entry_delete(eh, pos + 1);
 		}
+		rlfs_set_ext(eh, pos, &prev);
 		return rlfs_node_dirty(handle, inode, leaf);
 	}
 
-	if (next && rlfs_can_merge(lblk, pblk, len, le32_to_cpu(next->e_lblk),
-				   le64_to_cpu(next->e_pblk),
-				   le32_to_cpu(next->e_len))) {
+	if (has_next && rlfs_can_merge(&new, &next)) {
 		err = rlfs_node_access(handle, inode, leaf);
 		if (err)
 			return err;
-		next->e_lblk = cpu_to_le32(lblk);
-		next->e_pblk = cpu_to_le64(pblk);
-		le32_add_cpu(&next->e_len, len);
+		new.len += next.len;
+		rlfs_set_ext(eh, pos + 1, &new);
 		err = rlfs_node_dirty(handle, inode, leaf);
 		if (!err && pos + 1 == 0)
 			err = rlfs_fix_keys(handle, inode, path, path->depth);
 		return err;
 	}
 
-	if (n >= le16_to_cpu(eh->eh_max))
+	if (rlfs_bt_full(eh))
 		return -EAGAIN;
 	err = rlfs_node_access(handle, inode, leaf);
 	if (err)
 		return err;
 	rlfs_bt_entry_open(eh, pos + 1);
-	ex = rlfs_ext(eh, pos + 1);
-	ex->e_lblk = cpu_to_le32(lblk);
-	ex->e_len = cpu_to_le32(len);
-	ex->e_pblk = cpu_to_le64(pblk);
+	rlfs_set_ext(eh, pos + 1, &new);
 	err = rlfs_node_dirty(handle, inode, leaf);
 	if (!err && pos + 1 == 0)
 		err = rlfs_fix_keys(handle, inode, path, path->depth);
@@ -524,10 +432,11 @@ static int __rlfs_extent_insert(handle_t *handle, struct inode *inode,
 			return err;
 		err = rlfs_leaf_insert(handle, inode, &path, lblk, pblk, len);
 		if (err == -EAGAIN) {
-			if (WARN_ON_ONCE(round >= RLFS_MAX_ROOM_ROUNDS))
+			if (WARN_ON_ONCE(round >= RLFS_BT_MAX_ROUNDS))
 				err = -EIO;
 			else
-				err = rlfs_make_room(handle, inode, &path, 1);
+				err = rlfs_bt_make_room(handle, &rlfs_ext_ops, inode,
+						&path, 1);
 			if (!err)
 				err = -EAGAIN;
 		}
@@ -565,19 +474,17 @@ int rlfs_extent_insert(handle_t *handle, struct inode *inode,
  * previous extent of the leaf (0 if none), the allocation goal.
  */
 static int rlfs_path_lookup(struct rlfs_bt_path *path, u32 lblk,
-			    struct rlfs_ext_rec *rec, u64 *goal)
+			    struct rlfs_ext_irec *rec, u64 *goal)
 {
 	struct rlfs_bt_level *leaf = &path->lv[path->depth];
-	struct rlfs_extent *ex = leaf->pos >= 0 ?
-		rlfs_ext(leaf->eh, leaf->pos) : NULL;
+	struct rlfs_ext_irec prev;
 
+	if (leaf->pos >= 0)
+		rlfs_get_ext(leaf->node, leaf->pos, &prev);
 	if (goal)
-		*goal = ex ? le64_to_cpu(ex->e_pblk) + le32_to_cpu(ex->e_len) :
-			0;
-	if (ex && rlfs_ext_end(ex) > lblk) {
-		rec->lblk = le32_to_cpu(ex->e_lblk);
-		rec->len = le32_to_cpu(ex->e_len);
-		rec->pblk = le64_to_cpu(ex->e_pblk);
+		*goal = leaf->pos >= 0 ? prev.pblk + prev.len : 0;
+	if (leaf->pos >= 0 && (u64)prev.lblk + prev.len > lblk) {
+		*rec = prev;
 		return 1;
 	}
 	rec->lblk = lblk;
@@ -595,7 +502,7 @@ static int rlfs_path_lookup(struct rlfs_bt_path *path, u32 lblk,
  *
  * Returns 1, 0 or -errno.
  */
-int rlfs_extent_lookup(struct inode *inode, u32 lblk, struct rlfs_ext_rec *rec)
+int rlfs_extent_lookup(struct inode *inode, u32 lblk, struct rlfs_ext_irec *rec)
 {
 	struct rlfs_bt_path path;
 	int ret;
@@ -619,23 +526,20 @@ int rlfs_extent_lookup(struct inode *inode, u32 lblk, struct rlfs_ext_rec *rec)
  *
  * Takes i_map_sem shared.  Returns 1, 0 or -errno.
  */
-int rlfs_extent_get(struct inode *inode, u32 lblk, struct rlfs_ext_rec *rec)
+int rlfs_extent_get(struct inode *inode, u32 lblk, struct rlfs_ext_irec *rec)
 {
-	struct rlfs_inode_info *ei = RLFS_I(inode);
 	unsigned int nofs;
 	int ret;
 
-	down_read(&ei->i_map_sem);
-	nofs = memalloc_nofs_save();
+	nofs = rlfs_map_lock(inode, RLFS_MAP_SHARED);
 	ret = rlfs_extent_lookup(inode, lblk, rec);
-	memalloc_nofs_restore(nofs);
-	up_read(&ei->i_map_sem);
+	rlfs_map_unlock(inode, RLFS_MAP_SHARED, nofs);
 	return ret;
 }
 
 /* Clip @map to the found extent or hole and return the map result. */
-static int rlfs_map_result(struct rlfs_map *map, const struct rlfs_ext_rec *rec,
-			   int mapped)
+static int rlfs_map_result(struct rlfs_map *map,
+			   const struct rlfs_ext_irec *rec, int mapped)
 {
 	u32 off = map->m_lblk - rec->lblk;
 
@@ -653,7 +557,7 @@ static int rlfs_map_result(struct rlfs_map *map, const struct rlfs_ext_rec *rec,
  * writing): at most the hole, RLFS_MAX_STEP_BLOCKS and map->m_len.
  */
 static int rlfs_map_alloc(handle_t *handle, struct inode *inode,
-			  struct rlfs_map *map, const struct rlfs_ext_rec *hole,
+			  struct rlfs_map *map, const struct rlfs_ext_irec *hole,
 			  u64 goal, unsigned int flags)
 {
 	struct super_block *sb = inode->i_sb;
@@ -661,7 +565,8 @@ static int rlfs_map_alloc(handle_t *handle, struct inode *inode,
 	u64 pblk;
 	int err;
 
-	err = rlfs_alloc_blocks(handle, inode, goal, &count, &pblk, 0);
+	lockdep_assert_held_write(&RLFS_I(inode)->i_map_sem);
+	err = rlfs_alloc_blocks(handle, sb, inode, goal, &count, &pblk, 0);
 	if (err)
 		return err;
 	/*
@@ -689,7 +594,7 @@ static int rlfs_map_alloc(handle_t *handle, struct inode *inode,
 
 out_free:
 	/* Never mapped: a plain free, not a refcount decrement. */
-	rlfs_free_blocks(handle, inode, pblk, count);
+	rlfs_free_blocks(handle, inode->i_sb, inode, pblk, count);
 	rlfs_mark_inode_dirty(handle, inode);
 	return err;
 }
@@ -709,9 +614,8 @@ out_free:
 int rlfs_map_blocks(handle_t *handle, struct inode *inode,
 		    struct rlfs_map *map, unsigned int flags)
 {
-	struct rlfs_inode_info *ei = RLFS_I(inode);
 	bool create = flags & RLFS_MAP_CREATE;
-	struct rlfs_ext_rec rec;
+	struct rlfs_ext_irec rec;
 	struct rlfs_bt_path path;
 	unsigned int nofs;
 	u64 goal;
@@ -725,11 +629,7 @@ int rlfs_map_blocks(handle_t *handle, struct inode *inode,
 		return -EINVAL;
 	map->m_len = min(map->m_len, RLFS_LBLK_LIMIT - map->m_lblk);
 
-	if (create)
-		down_write(&ei->i_map_sem);
-	else
-		down_read(&ei->i_map_sem);
-	nofs = memalloc_nofs_save();
+	nofs = rlfs_map_lock(inode, create ? RLFS_MAP_EXCL : RLFS_MAP_SHARED);
 
 	ret = rlfs_find_path(inode, map->m_lblk, &path);
 	if (ret)
@@ -743,92 +643,28 @@ int rlfs_map_blocks(handle_t *handle, struct inode *inode,
 	else
 		ret = rlfs_map_alloc(handle, inode, map, &rec, goal, flags);
 out:
-	memalloc_nofs_restore(nofs);
-	if (create)
-		up_write(&ei->i_map_sem);
-	else
-		up_read(&ei->i_map_sem);
+	rlfs_map_unlock(inode, create ? RLFS_MAP_EXCL : RLFS_MAP_SHARED, nofs);
 	return ret;
 }
 
 /*
- * The node at @level (>= 1) lost its last entry: free it, and its parents
- * that would become empty too, and drop the index from the first
- * ancestor that keeps entries.  An emptied root becomes an empty leaf.
- * *freed counts the freed blocks (revoke records).
- */
-static int rlfs_remove_node(handle_t *handle, struct inode *inode,
-			    struct rlfs_bt_path *path, int level, int *freed)
-{
-	struct rlfs_bt_level *up;
-	int top = level, l, err;
-
-	while (top > 1 && rlfs_bt_entries(path->lv[top - 1].eh) == 1)
-		top--;
-	up = &path->lv[top - 1];
-	err = rlfs_node_access(handle, inode, up);
-	if (err)
-		return err;
-	rlfs_bt_entry_delete(up->eh, up->pos);
-	if (!up->bh && !rlfs_bt_entries(up->eh))
-		up->eh->eh_depth = 0;	/* the tree is empty */
-	err = rlfs_node_dirty(handle, inode, up);
-	if (err)
-		return err;
-	for (l = level; l >= top; l--) {
-		err = rlfs_free_meta_block(handle, inode, path->lv[l].bh->b_blocknr);
-		if (err)
-			return err;
-		(*freed)++;
-	}
-	err = rlfs_mark_inode_dirty(handle, inode);	/* i_blocks */
-	if (!err && up->pos == 0 && rlfs_bt_entries(up->eh))
-		err = rlfs_fix_keys(handle, inode, path, top - 1);
-	return err;
-}
-
-/*
- * Pull the only child of the root into the root when its entries fit,
- * reducing the depth by one.  Skipped when the handle may be out of
- * revoke credits.
+ * Shrink the tree by one level when the root has a single child whose
+ * entries fit in it (rlfs_bt_shrink()).  Skipped when the handle may be
+ * out of revoke credits.
  */
 static int rlfs_shrink_tree(handle_t *handle, struct inode *inode, int freed)
 {
-	struct rlfs_extent_header *root = &RLFS_I(inode)->i_eh;
+	struct rlfs_btree_header *root = &RLFS_I(inode)->i_eh;
 	struct rlfs_bt_path path;
-	struct rlfs_extent_header *child;
-	int n, err;
 
-	if (!le16_to_cpu(root->eh_depth) || rlfs_bt_entries(root) != 1 ||
-	    freed + 1 > RLFS_REVOKE_CREDITS)
+	if (freed + 1 > RLFS_REVOKE_CREDITS)
 		return 0;
 	/* Read the child only, not a whole path. */
 	memset(&path, 0, sizeof(path));
-	path.depth = le16_to_cpu(root->eh_depth);
-	path.lv[0].eh = root;
+	path.depth = rlfs_bt_depth(root);
+	path.lv[0].node = root;
 	path.lv[0].hi = RLFS_LBLK_LIMIT;
-	err = rlfs_bt_descend(&rlfs_ext_ops, inode, &path, 0);
-	if (err)
-		return err;
-	child = path.lv[1].eh;
-	n = rlfs_bt_entries(child);
-	if (n <= RLFS_INODE_ROOT_ENTRIES) {
-		u64 blk = path.lv[1].bh->b_blocknr;
-
-		memset(rlfs_ext(root, 0), 0,
-		       RLFS_INODE_ROOT_ENTRIES * sizeof(struct rlfs_extent));
-		memcpy(rlfs_ext(root, 0), rlfs_ext(child, 0),
-		       n * sizeof(struct rlfs_extent));
-		root->eh_entries = cpu_to_le16(n);
-		root->eh_depth = child->eh_depth;
-		err = rlfs_mark_inode_dirty(handle, inode);
-		if (!err)
-			err = rlfs_free_meta_block(handle, inode, blk);
-		if (!err)
-			err = rlfs_mark_inode_dirty(handle, inode);
-	}
-	rlfs_bt_path_release(&path);
-	return err;
+	return rlfs_bt_shrink(handle, &rlfs_ext_ops, inode, &path);
 }
 
 /*
@@ -853,8 +689,8 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 	bool drop = release && S_ISREG(inode->i_mode);
 	u64 end = (u64)lblk + len;
 	struct rlfs_bt_level *leaf;
+	struct rlfs_ext_irec ex, piece;
 	struct rlfs_bt_path path;
-	struct rlfs_extent *ex;
 	u32 es, elen, cs, ce;
 	u64 epblk;
 	int round, target, n, err, freed = 0;
@@ -864,22 +700,24 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 		if (err)
 			return err;
 		leaf = &path.lv[path.depth];
-		n = rlfs_bt_entries(leaf->eh);
+		n = rlfs_bt_entries(leaf->node);
 		target = leaf->pos;
-		if (target < 0 || rlfs_ext_end(rlfs_ext(leaf->eh, target)) <= lblk) {
+		if (target >= 0)
+			rlfs_get_ext(leaf->node, target, &ex);
+		if (target < 0 || (u64)ex.lblk + ex.len <= lblk) {
 			/* lblk is in a hole: go on with the next extent of this leaf. */
 			target++;
-			if (target >= n || rlfs_key(leaf->eh, target) >= end) {
+			if (target >= n || rlfs_key(leaf->node, target) >= end) {
 				*removed = min_t(u64, rlfs_next_key(&path), end) - lblk;
 				if (target < n)
 					*removed = len;
 				goto out;
 			}
 		}
-		ex = rlfs_ext(leaf->eh, target);
-		es = le32_to_cpu(ex->e_lblk);
-		elen = le32_to_cpu(ex->e_len);
-		epblk = le64_to_cpu(ex->e_pblk);
+		rlfs_get_ext(leaf->node, target, &ex);
+		es = ex.lblk;
+		elen = ex.len;
+		epblk = ex.pblk;
 		cs = max(lblk, es);
 		ce = min_t(u64, end, (u64)es + elen);
 		ce = min(ce, cs + limit);
@@ -887,12 +725,13 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 		 * A piece that does not start the extent may cut it in two
 		 * (the decrement below may cover less than asked): room first.
 		 */
-		if (cs == es || !rlfs_bt_full(leaf->eh))
+		if (cs == es || !rlfs_bt_full(leaf->node))
 			break;
-		if (WARN_ON_ONCE(round >= RLFS_MAX_ROOM_ROUNDS))
+		if (WARN_ON_ONCE(round >= RLFS_BT_MAX_ROUNDS))
 			err = -EIO;
 		else
-			err = rlfs_make_room(handle, inode, &path, 1);
+			err = rlfs_bt_make_room(handle, &rlfs_ext_ops, inode,
+						&path, 1);
 		rlfs_bt_path_release(&path);
 		if (err)
 			return err;
@@ -902,8 +741,8 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 		u32 done;
 
 		/* One decrement step; the unmap covers what it covered. */
-		err = rlfs_refcount_dec(handle, inode, epblk + (cs - es),
-					ce - cs, &done);
+		err = rlfs_refcount_dec(handle, inode->i_sb, inode,
+					epblk + (cs - es), ce - cs, &done);
 		if (err)
 			goto out;
 		ce = cs + done;
@@ -914,31 +753,30 @@ static int rlfs_remove_step(handle_t *handle, struct inode *inode, u32 lblk,
 
 	if (cs == es && ce == es + elen && n == 1 && path.depth > 0) {
 		/* The last extent of a leaf: the leaf goes. */
-		err = rlfs_remove_node(handle, inode, &path, path.depth, &freed);
+		err = rlfs_bt_remove_node(handle, &rlfs_ext_ops, inode, &path,
+					  path.depth, &freed);
 	} else {
 		err = rlfs_node_access(handle, inode, leaf);
 		if (err)
 			goto out_unmap;
+		/* What is left after the cut: a head, a tail, or both. */
+		piece.lblk = ce;
+		piece.len = es + elen - ce;
+		piece.pblk = epblk + (ce - es);
+		ex.len = cs - es;
 		if (cs == es && ce == es + elen) {
-			rlfs_bt_entry_delete(leaf->eh, target);
+			rlfs_bt_entry_delete(leaf->node, target);
 		} else if (cs == es) {
-			ex->e_lblk = cpu_to_le32(ce);
-			ex->e_len = cpu_to_le32(es + elen - ce);
-			ex->e_pblk = cpu_to_le64(epblk + (ce - es));
+			rlfs_set_ext(leaf->node, target, &piece);
 		} else if (ce == es + elen) {
-			ex->e_len = cpu_to_le32(cs - es);
+			rlfs_set_ext(leaf->node, target, &ex);
 		} else {
-			struct rlfs_extent *right;
-
-			ex->e_len = cpu_to_le32(cs - es);
-			rlfs_bt_entry_open(leaf->eh, target + 1);
-			right = rlfs_ext(leaf->eh, target + 1);
-			right->e_lblk = cpu_to_le32(ce);
-			right->e_len = cpu_to_le32(es + elen - ce);
-			right->e_pblk = cpu_to_le64(epblk + (ce - es));
+			rlfs_set_ext(leaf->node, target, &ex);
+			rlfs_bt_entry_open(leaf->node, target + 1);
+			rlfs_set_ext(leaf->node, target + 1, &piece);
 		}
 		err = rlfs_node_dirty(handle, inode, leaf);
-		if (!err && target == 0 && cs == es && rlfs_bt_entries(leaf->eh))
+		if (!err && target == 0 && cs == es && rlfs_bt_entries(leaf->node))
 			err = rlfs_fix_keys(handle, inode, &path, path.depth);
 	}
 	if (err)
@@ -997,14 +835,12 @@ int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
 	len = min(len, RLFS_LBLK_LIMIT - lblk);
 	if (!len)
 		return 0;
-	down_write(&ei->i_map_sem);
-	nofs = memalloc_nofs_save();
+	nofs = rlfs_map_lock(inode, RLFS_MAP_EXCL);
 	/* Freeing may grow the tree into the reserved pool. */
 	ei->i_alloc_flags = RLFS_ALLOC_RESERVE;
 	err = rlfs_remove_step(handle, inode, lblk, len, removed, true);
 	ei->i_alloc_flags = 0;
-	memalloc_nofs_restore(nofs);
-	up_write(&ei->i_map_sem);
+	rlfs_map_unlock(inode, RLFS_MAP_EXCL, nofs);
 	trace_reflinkfs_extent_remove(inode, lblk, 0, *removed, err);
 	return err;
 }
@@ -1024,7 +860,7 @@ int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
  * or -errno.
  */
 int rlfs_extent_reserve(handle_t *handle, struct inode *inode, u32 lblk,
-			struct rlfs_ext_rec *rec)
+			struct rlfs_ext_irec *rec)
 {
 	struct rlfs_bt_path path;
 	int round, err;
@@ -1034,15 +870,16 @@ int rlfs_extent_reserve(handle_t *handle, struct inode *inode, u32 lblk,
 		err = rlfs_find_path(inode, lblk, &path);
 		if (err)
 			return err;
-		if (rlfs_free_slots(path.lv[path.depth].eh) >= 2) {
+		if (rlfs_bt_free_slots(path.lv[path.depth].node) >= 2) {
 			err = rlfs_path_lookup(&path, lblk, rec, NULL);
 			rlfs_bt_path_release(&path);
 			return err;
 		}
-		if (WARN_ON_ONCE(round >= RLFS_MAX_ROOM_ROUNDS))
+		if (WARN_ON_ONCE(round >= RLFS_BT_MAX_ROUNDS))
 			err = -EIO;
 		else
-			err = rlfs_make_room(handle, inode, &path, 2);
+			err = rlfs_bt_make_room(handle, &rlfs_ext_ops, inode,
+						&path, 2);
 		rlfs_bt_path_release(&path);
 		if (err)
 			return err;
@@ -1068,11 +905,11 @@ int rlfs_extent_reserve(handle_t *handle, struct inode *inode, u32 lblk,
 int rlfs_extent_replace(handle_t *handle, struct inode *inode, u32 lblk,
 			u32 len, u64 new_pblk, u64 *old_pblk)
 {
+	struct rlfs_ext_irec ex, head, tail;
 	struct rlfs_bt_level *leaf;
 	struct rlfs_bt_path path;
-	struct rlfs_extent *ex;
-	u32 es, ee, end = lblk + len;
-	u64 epblk;
+	u32 end = lblk + len;
+	u64 ee;
 	int pos, err, need;
 
 	lockdep_assert_held_write(&RLFS_I(inode)->i_map_sem);
@@ -1081,36 +918,33 @@ int rlfs_extent_replace(handle_t *handle, struct inode *inode, u32 lblk,
 		return err;
 	leaf = &path.lv[path.depth];
 	pos = leaf->pos;
-	ex = pos >= 0 ? rlfs_ext(leaf->eh, pos) : NULL;
 	err = -EINVAL;
-	if (!ex || rlfs_ext_end(ex) < end || le32_to_cpu(ex->e_lblk) > lblk)
+	if (pos < 0)
 		goto out;	/* not one extent: a caller bug */
-	es = le32_to_cpu(ex->e_lblk);
-	ee = rlfs_ext_end(ex);
-	epblk = le64_to_cpu(ex->e_pblk);
-	need = (es < lblk) + (end < ee);
-	if (WARN_ON_ONCE(rlfs_free_slots(leaf->eh) < need))
+	rlfs_get_ext(leaf->node, pos, &ex);
+	ee = (u64)ex.lblk + ex.len;
+	if (ee < end || ex.lblk > lblk)
+		goto out;
+	need = (ex.lblk < lblk) + (end < ee);
+	if (WARN_ON_ONCE(rlfs_bt_free_slots(leaf->node) < need))
 		goto out;	/* no rlfs_extent_reserve() */
-	*old_pblk = epblk + (lblk - es);
+	*old_pblk = ex.pblk + (lblk - ex.lblk);
 	err = rlfs_node_access(handle, inode, leaf);
 	if (err)
 		goto out;
-	if (es < lblk) {
-		/* The head stays; the range follows it. */
-		ex->e_len = cpu_to_le32(lblk - es);
-		rlfs_bt_entry_open(leaf->eh, ++pos);
-		ex = rlfs_ext(leaf->eh, pos);
-		ex->e_lblk = cpu_to_le32(lblk);
+	/* The head stays; the range follows it; the tail keeps the old blocks. */
+	head = (struct rlfs_ext_irec){ ex.lblk, lblk - ex.lblk, ex.pblk };
+	tail = (struct rlfs_ext_irec){ end, ee - end,
+				       ex.pblk + (end - ex.lblk) };
+	ex = (struct rlfs_ext_irec){ lblk, len, new_pblk };
+	if (head.len) {
+		rlfs_set_ext(leaf->node, pos, &head);
+		rlfs_bt_entry_open(leaf->node, ++pos);
 	}
-	ex->e_len = cpu_to_le32(len);
-	ex->e_pblk = cpu_to_le64(new_pblk);
-	if (end < ee) {
-		/* The tail follows the range, still on the old blocks. */
-		rlfs_bt_entry_open(leaf->eh, ++pos);
-		ex = rlfs_ext(leaf->eh, pos);
-		ex->e_lblk = cpu_to_le32(end);
-		ex->e_len = cpu_to_le32(ee - end);
-		ex->e_pblk = cpu_to_le64(epblk + (end - es));
+	rlfs_set_ext(leaf->node, pos, &ex);
+	if (tail.len) {
+		rlfs_bt_entry_open(leaf->node, ++pos);
+		rlfs_set_ext(leaf->node, pos, &tail);
 	}
 	err = rlfs_node_dirty(handle, inode, leaf);
 out:
@@ -1126,10 +960,9 @@ out:
  * or before @lblk.
  */
 static int rlfs_extent_prev(struct inode *inode, u32 lblk,
-			    struct rlfs_ext_rec *rec)
+			    struct rlfs_ext_irec *rec)
 {
 	struct rlfs_bt_level *leaf;
-	struct rlfs_extent *ex;
 	struct rlfs_bt_path path;
 	int ret;
 
@@ -1139,10 +972,7 @@ static int rlfs_extent_prev(struct inode *inode, u32 lblk,
 		return ret;
 	leaf = &path.lv[path.depth];
 	if (leaf->pos >= 0) {
-		ex = rlfs_ext(leaf->eh, leaf->pos);
-		rec->lblk = le32_to_cpu(ex->e_lblk);
-		rec->len = le32_to_cpu(ex->e_len);
-		rec->pblk = le64_to_cpu(ex->e_pblk);
+		rlfs_get_ext(leaf->node, leaf->pos, rec);
 		ret = 1;
 	}
 	rlfs_bt_path_release(&path);
@@ -1161,14 +991,12 @@ static int rlfs_extent_prev(struct inode *inode, u32 lblk,
  */
 int rlfs_extent_split(handle_t *handle, struct inode *inode, u32 lblk)
 {
-	struct rlfs_inode_info *ei = RLFS_I(inode);
-	struct rlfs_ext_rec rec;
+	struct rlfs_ext_irec rec;
 	unsigned int nofs;
 	u64 old;
 	int ret;
 
-	down_write(&ei->i_map_sem);
-	nofs = memalloc_nofs_save();
+	nofs = rlfs_map_lock(inode, RLFS_MAP_EXCL);
 	ret = rlfs_extent_lookup(inode, lblk, &rec);
 	if (ret > 0 && rec.lblk < lblk) {
 		ret = rlfs_extent_reserve(handle, inode, lblk, &rec);
@@ -1178,8 +1006,7 @@ int rlfs_extent_split(handle_t *handle, struct inode *inode, u32 lblk)
 						  rec.pblk + (lblk - rec.lblk),
 						  &old);
 	}
-	memalloc_nofs_restore(nofs);
-	up_write(&ei->i_map_sem);
+	rlfs_map_unlock(inode, RLFS_MAP_EXCL, nofs);
 	return ret < 0 ? ret : 0;
 }
 
@@ -1196,11 +1023,13 @@ static int rlfs_extent_set_lblk(handle_t *handle, struct inode *inode,
 	struct rlfs_bt_path path;
 	int err;
 
+	lockdep_assert_held_write(&RLFS_I(inode)->i_map_sem);
+
 	err = rlfs_find_path(inode, lblk, &path);
 	if (err)
 		return err;
 	leaf = &path.lv[path.depth];
-	if (leaf->pos < 0 || rlfs_key(leaf->eh, leaf->pos) != lblk) {
+	if (leaf->pos < 0 || rlfs_key(leaf->node, leaf->pos) != lblk) {
 		rlfs_corrupt(inode->i_sb, "inode %lu: no extent starts at %u",
 			     inode->i_ino, lblk);
 		err = -EFSCORRUPTED;
@@ -1209,7 +1038,7 @@ static int rlfs_extent_set_lblk(handle_t *handle, struct inode *inode,
 	err = rlfs_node_access(handle, inode, leaf);
 	if (err)
 		goto out;
-	rlfs_ext(leaf->eh, leaf->pos)->e_lblk = cpu_to_le32(to);
+	rlfs_bt_set_key(leaf->node, leaf->pos, sizeof(__le32), to);
 	err = rlfs_node_dirty(handle, inode, leaf);
 	if (!err && leaf->pos == 0)
 		err = rlfs_fix_keys(handle, inode, &path, path.depth);
@@ -1241,8 +1070,7 @@ out:
 int rlfs_extent_shift_step(handle_t *handle, struct inode *inode, u32 *cur,
 			   u32 floor, u32 shift, bool left)
 {
-	struct rlfs_inode_info *ei = RLFS_I(inode);
-	struct rlfs_ext_rec rec;
+	struct rlfs_ext_irec rec;
 	unsigned int nofs;
 	u32 found;
 	int ret;
@@ -1254,8 +1082,7 @@ int rlfs_extent_shift_step(handle_t *handle, struct inode *inode, u32 *cur,
 		if (ret)
 			return ret;
 	}
-	down_write(&ei->i_map_sem);
-	nofs = memalloc_nofs_save();
+	nofs = rlfs_map_lock(inode, RLFS_MAP_EXCL);
 	if (left) {
 		ret = rlfs_extent_lookup(inode, found, &rec);
 		if (ret == 0 || (ret > 0 && (rec.lblk < *cur ||
@@ -1298,8 +1125,7 @@ int rlfs_extent_shift_step(handle_t *handle, struct inode *inode, u32 *cur,
 	}
 	ret = 1;
 out:
-	memalloc_nofs_restore(nofs);
-	up_write(&ei->i_map_sem);
+	rlfs_map_unlock(inode, RLFS_MAP_EXCL, nofs);
 	return ret;
 }
 
@@ -1389,32 +1215,33 @@ int rlfs_punch_blocks(struct inode *inode, u32 lblk, u32 len)
  */
 int rlfs_next_data(struct inode *inode, u32 lblk, u32 *found)
 {
-	struct rlfs_inode_info *ei = RLFS_I(inode);
 	struct rlfs_bt_level *leaf;
+	struct rlfs_ext_irec ex;
 	struct rlfs_bt_path path;
 	unsigned int nofs;
 	int pos, ret;
 
 	if (lblk >= RLFS_LBLK_LIMIT)
 		return -ENXIO;
-	down_read(&ei->i_map_sem);
-	nofs = memalloc_nofs_save();
+	nofs = rlfs_map_lock(inode, RLFS_MAP_SHARED);
 	ret = rlfs_find_path(inode, lblk, &path);
 	if (ret)
 		goto out_unlock;
 	leaf = &path.lv[path.depth];
 	pos = leaf->pos;
-	if (pos >= 0 && rlfs_ext_end(rlfs_ext(leaf->eh, pos)) > lblk) {
+	if (pos >= 0)
+		rlfs_get_ext(leaf->node, pos, &ex);
+	if (pos >= 0 && (u64)ex.lblk + ex.len > lblk) {
 		*found = lblk;
 		goto out;
 	}
-	if (pos + 1 < rlfs_bt_entries(leaf->eh)) {
-		*found = rlfs_key(leaf->eh, pos + 1);
+	if (pos + 1 < rlfs_bt_entries(leaf->node)) {
+		*found = rlfs_key(leaf->node, pos + 1);
 		goto out;
 	}
 	ret = rlfs_next_leaf(inode, &path);
 	if (ret > 0) {
-		*found = rlfs_key(path.lv[path.depth].eh, 0);
+		*found = rlfs_key(path.lv[path.depth].node, 0);
 		ret = 0;
 	} else if (ret == 0) {
 		ret = -ENXIO;
@@ -1422,8 +1249,7 @@ int rlfs_next_data(struct inode *inode, u32 lblk, u32 *found)
 out:
 	rlfs_bt_path_release(&path);
 out_unlock:
-	memalloc_nofs_restore(nofs);
-	up_read(&ei->i_map_sem);
+	rlfs_map_unlock(inode, RLFS_MAP_SHARED, nofs);
 	return ret;
 }
 
@@ -1436,24 +1262,6 @@ void rlfs_init_extent_root(struct inode *inode)
 	struct rlfs_inode_info *ei = RLFS_I(inode);
 
 	memset(ei->i_data, 0, sizeof(ei->i_data));
-	ei->i_eh.eh_max = cpu_to_le16(RLFS_INODE_ROOT_ENTRIES);
+	ei->i_eh.bt_max = cpu_to_le16(RLFS_INODE_ROOT_ENTRIES);
 }
 
-/**
- * rlfs_extent_check_root - validate the root read from disk (iget)
- * @inode: the inode
- *
- * Returns 0 or -EFSCORRUPTED (reported).
- */
-int rlfs_extent_check_root(struct inode *inode)
-{
-	struct rlfs_extent_header *root = &RLFS_I(inode)->i_eh;
-	int depth = le16_to_cpu(root->eh_depth);
-
-	if (depth > RLFS_MAX_EXTENT_DEPTH) {
-		rlfs_corrupt(inode->i_sb, "inode %lu: extent tree depth %d",
-			     inode->i_ino, depth);
-		return -EFSCORRUPTED;
-	}
-	return rlfs_check_node(inode, root, 0, depth, 0, RLFS_LBLK_LIMIT);
-}

@@ -1,148 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * reflinkfs: checksums, metadata block read verification and the jbd2
- * glue (handles, journal access to buffers, journal setup and teardown,
- * data=ordered hooks, fsync support).
+ * reflinkfs: the jbd2 glue (handles, journal access to buffers, journal
+ * setup and teardown, data=ordered hooks, fsync support).  Metadata block
+ * reads and checksums are in meta.c.
  */
 #include <linux/blkdev.h>
-#include <linux/crc32c.h>
 #include <linux/pagemap.h>
 #include <linux/writeback.h>
 #include "reflinkfs.h"
 #include "trace.h"
-
-/*
- * A metadata buffer whose checksum was verified since it was read from
- * disk.  Writers keep the checksum current (rlfs_journal_dirty_meta()), so
- * only the cheap header checks are repeated on later reads.
- */
-enum { BH_RlfsVerified = BH_JBDPrivateStart };
-BUFFER_FNS(RlfsVerified, rlfs_verified)
-
-u32 rlfs_crc(const void *buf, size_t len, size_t crc_offset)
-{
-	static const u8 zero[4];
-	u32 crc;
-
-	crc = crc32c(RLFS_CRC_SEED, buf, crc_offset);
-	crc = crc32c(crc, zero, sizeof(zero));
-	return crc32c(crc, (const u8 *)buf + crc_offset + sizeof(zero),
-		      len - crc_offset - sizeof(zero));
-}
-
-void rlfs_set_block_header(struct buffer_head *bh, u32 magic, u64 owner)
-{
-	struct rlfs_block_header *hdr = (struct rlfs_block_header *)bh->b_data;
-
-	hdr->bh_magic = cpu_to_le32(magic);
-	hdr->bh_blocknr = cpu_to_le64(bh->b_blocknr);
-	hdr->bh_owner = cpu_to_le64(owner);
-	hdr->bh_reserved = 0;
-}
-
-void rlfs_update_block_crc(struct buffer_head *bh)
-{
-	struct rlfs_block_header *hdr = (struct rlfs_block_header *)bh->b_data;
-
-	hdr->bh_crc = cpu_to_le32(rlfs_crc(bh->b_data, RLFS_BLOCK_SIZE,
-					   offsetof(struct rlfs_block_header,
-						    bh_crc)));
-}
-
-struct buffer_head *rlfs_read_meta(struct super_block *sb, u64 blocknr,
-				   u32 magic, u64 owner)
-{
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	struct rlfs_block_header *hdr;
-	struct buffer_head *bh;
-	u32 crc;
-	int err;
-
-	if (blocknr == 0 || blocknr >= sbi->s_blocks) {
-		rlfs_corrupt_block(sb, blocknr, "block %llu: out of range (filesystem has %llu blocks), expected a block with magic 0x%08x",
-				   blocknr, sbi->s_blocks, magic);
-		return ERR_PTR(-EFSCORRUPTED);
-	}
-	err = rlfs_fault(sb, REFLINKFS_FAULT_SITE_META_READ);
-	if (err) {
-		rlfs_err(sb, "block %llu: read error", blocknr);
-		return ERR_PTR(err);
-	}
-	bh = sb_getblk(sb, blocknr);
-	if (!bh)
-		return ERR_PTR(-ENOMEM);
-	if (!buffer_uptodate(bh)) {
-		clear_buffer_rlfs_verified(bh);
-		if (bh_read(bh, 0) < 0) {
-			rlfs_err(sb, "block %llu: read error", blocknr);
-			brelse(bh);
-			return ERR_PTR(-EIO);
-		}
-	}
-	hdr = (struct rlfs_block_header *)bh->b_data;
-	if (le32_to_cpu(hdr->bh_magic) != magic) {
-		rlfs_corrupt_block(sb, blocknr, "block %llu: bad magic 0x%08x, expected 0x%08x",
-				   blocknr, le32_to_cpu(hdr->bh_magic), magic);
-		goto bad;
-	}
-	if (le64_to_cpu(hdr->bh_blocknr) != blocknr) {
-		rlfs_corrupt_block(sb, blocknr, "block %llu: header says block %llu",
-				   blocknr, le64_to_cpu(hdr->bh_blocknr));
-		goto bad;
-	}
-	if (le64_to_cpu(hdr->bh_owner) != owner) {
-		rlfs_corrupt_block(sb, blocknr, "block %llu: owner %llu, expected %llu",
-				   blocknr, le64_to_cpu(hdr->bh_owner), owner);
-		goto bad;
-	}
-	if (buffer_rlfs_verified(bh))
-		return bh;
-	crc = rlfs_crc(bh->b_data, RLFS_BLOCK_SIZE,
-		       offsetof(struct rlfs_block_header, bh_crc));
-	if (le32_to_cpu(hdr->bh_crc) != crc) {
-		rlfs_corrupt_block(sb, blocknr, "block %llu: bad checksum 0x%08x, expected 0x%08x",
-				   blocknr, le32_to_cpu(hdr->bh_crc), crc);
-		goto bad;
-	}
-	set_buffer_rlfs_verified(bh);
-	return bh;
-bad:
-	brelse(bh);
-	return ERR_PTR(-EFSCORRUPTED);
-}
-
-struct buffer_head *rlfs_new_meta(handle_t *handle, struct super_block *sb,
-				  u64 blocknr, u32 magic, u64 owner)
-{
-	struct buffer_head *bh;
-	int err;
-
-	if (blocknr < RLFS_SB(sb)->s_data_start ||
-	    blocknr >= RLFS_SB(sb)->s_blocks) {
-		rlfs_corrupt_block(sb, blocknr,
-				   "block %llu: new metadata block outside the data area",
-				   blocknr);
-		return ERR_PTR(-EFSCORRUPTED);
-	}
-	bh = sb_getblk(sb, blocknr);
-	if (!bh)
-		return ERR_PTR(-ENOMEM);
-	/* jbd2 wants the buffer locked across create access (as ext4). */
-	lock_buffer(bh);
-	err = jbd2_journal_get_create_access(handle, bh);
-	if (err) {
-		unlock_buffer(bh);
-		rlfs_err(sb, "block %llu: journal create access failed: %d",
-			 blocknr, err);
-		brelse(bh);
-		return ERR_PTR(err);
-	}
-	memset(bh->b_data, 0, bh->b_size);
-	set_buffer_uptodate(bh);
-	unlock_buffer(bh);
-	rlfs_set_block_header(bh, magic, owner);
-	return bh;
-}
 
 /**
  * rlfs_abort - abort the journal: the running transaction must not commit
@@ -196,6 +62,12 @@ handle_t *__rlfs_journal_start(struct super_block *sb, int credits,
 				     GFP_NOFS, 0, 0);
 	trace_reflinkfs_trans_start(sb, credits, PTR_ERR_OR_ZERO(handle));
 	return handle;
+}
+
+/* A handle of @credits blocks; the "trans" fault site applies. */
+handle_t *rlfs_journal_start(struct super_block *sb, int credits)
+{
+	return __rlfs_journal_start(sb, credits, true);
 }
 
 int rlfs_journal_stop(handle_t *handle)
@@ -334,9 +206,9 @@ static int rlfs_journal_bmap(journal_t *journal, sector_t *block)
 	struct super_block *sb = journal->j_private;
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
 
-	if (*block >= sbi->s_journal_blocks)
+	if (*block >= sbi->s_geom.journal_blocks)
 		return -EFSCORRUPTED;
-	*block += sbi->s_journal_start;
+	*block += sbi->s_geom.journal_start;
 	return 0;
 }
 
@@ -354,14 +226,14 @@ int rlfs_journal_init(struct super_block *sb)
 	int err;
 
 	journal = jbd2_journal_init_dev(sb->s_bdev, sb->s_bdev,
-					sbi->s_journal_start,
-					(int)sbi->s_journal_blocks,
+					sbi->s_geom.journal_start,
+					(int)sbi->s_geom.journal_blocks,
 					RLFS_BLOCK_SIZE);
 	/* NULL up to 6.7, an ERR_PTR after: accept both. */
 	if (IS_ERR_OR_NULL(journal)) {
 		err = journal ? PTR_ERR(journal) : -ENOMEM;
 		rlfs_err(sb, "cannot set up the journal (blocks %llu+%llu): %d",
-			 sbi->s_journal_start, sbi->s_journal_blocks, err);
+			 sbi->s_geom.journal_start, sbi->s_geom.journal_blocks, err);
 		return err == -ENOMEM ? err : -EINVAL;
 	}
 	journal->j_private = sb;
@@ -380,7 +252,7 @@ int rlfs_journal_init(struct super_block *sb)
 	err = jbd2_journal_load(journal);
 	if (err) {
 		rlfs_err(sb, "cannot load the journal (blocks %llu+%llu): %d",
-			 sbi->s_journal_start, sbi->s_journal_blocks, err);
+			 sbi->s_geom.journal_start, sbi->s_geom.journal_blocks, err);
 		jbd2_journal_destroy(journal);
 		if (err == -EIO || err == -ENOMEM)
 			return err;

@@ -14,12 +14,12 @@
 static int rlfs_set_orphan_head(handle_t *handle, struct super_block *sb,
 				u64 ino)
 {
-	struct rlfs_super *rsb = rlfs_super_begin(handle, sb);
+	struct rlfs_super_edit edit = {
+		.what = RLFS_SE_ORPHAN,
+		.orphan_head = ino,
+	};
 
-	if (IS_ERR(rsb))
-		return PTR_ERR(rsb);
-	rsb->s_orphan_head = cpu_to_le64(ino);
-	return rlfs_super_end(handle, sb);
+	return rlfs_super_update(handle, sb, &edit);
 }
 
 int rlfs_orphan_add(handle_t *handle, struct inode *inode)
@@ -109,7 +109,7 @@ void rlfs_recover_orphans(struct super_block *sb)
 		struct inode *inode;
 		handle_t *handle;
 
-		if (++steps > sbi->s_inodes) {
+		if (++steps > sbi->s_geom.inodes) {
 			rlfs_corrupt(sb, "block 0: orphan list has a cycle (at inode %llu)",
 				     ino);
 			break;

@@ -13,8 +13,8 @@
  *
  * Invariants, checked on every node read (rlfs_rc_check_node), on top of
  * the magic, own block number, owner and crc that rlfs_read_meta checks:
- *  - rh_max is RLFS_REFCOUNT_BLOCK_ENTRIES, 1 <= rh_entries <= rh_max and
- *    rh_depth is the depth the parent (or the superblock) implies;
+ *  - bt_max is RLFS_REFCOUNT_BLOCK_ENTRIES, 1 <= bt_entries <= bt_max and
+ *    bt_depth is the depth the parent (or the superblock) implies;
  *  - records have len > 0 and refcount >= 2, are sorted by start, never
  *    overlap and lie inside the node's key range; index keys strictly
  *    increase and children are in the data area;
@@ -65,41 +65,21 @@
 
 #include "btnode.h"
 
-#define RLFS_RC_MAX_DEPTH	RLFS_BT_MAX_DEPTH
-/* Upper bound of make-room rounds for one walk: a growth and a split per level. */
-#define RLFS_RC_MAX_ROUNDS	(2 * RLFS_RC_MAX_DEPTH + 4)
-
-static inline struct rlfs_refcount_header *rlfs_rc_hdr(struct buffer_head *bh)
+static inline struct rlfs_btree_header *rlfs_rc_hdr(struct buffer_head *bh)
 {
-	return rlfs_bt_block_node(bh);
+	return rlfs_bt_block_node(bh->b_data);
 }
 
 static inline struct rlfs_refcount_rec *
-rlfs_rc_rec(struct rlfs_refcount_header *rh, int i)
+rlfs_rc_rec(struct rlfs_btree_header *rh, int i)
 {
 	return (struct rlfs_refcount_rec *)(rh + 1) + i;
 }
 
-static inline struct rlfs_refcount_idx *
-rlfs_rc_idx(struct rlfs_refcount_header *rh, int i)
-{
-	return (struct rlfs_refcount_idx *)(rh + 1) + i;
-}
-
-static inline int rlfs_rc_free_slots(struct rlfs_refcount_header *rh)
-{
-	return (int)RLFS_REFCOUNT_BLOCK_ENTRIES - rlfs_bt_entries(rh);
-}
-
 /* Key of entry i, record or index alike. */
-static inline u64 rlfs_rc_key(struct rlfs_refcount_header *rh, int i)
+static inline u64 rlfs_rc_key(struct rlfs_btree_header *rh, int i)
 {
 	return rlfs_bt_key(rh, i, sizeof(__le64));
-}
-
-static inline u64 rlfs_rc_end(struct rlfs_refcount_rec *rec)
-{
-	return le64_to_cpu(rec->rc_start) + le32_to_cpu(rec->rc_len);
 }
 
 static inline u64 rlfs_rc_root(struct rlfs_sb_info *sbi)
@@ -112,94 +92,52 @@ static inline int rlfs_rc_depth(struct rlfs_sb_info *sbi)
 	return le32_to_cpu(sbi->s_rsb->s_refcount_depth);
 }
 
-static void rlfs_rc_get(struct rlfs_refcount_header *rh, int i,
+static void rlfs_rc_get(struct rlfs_btree_header *rh, int i,
 			struct rlfs_rc_irec *irec)
 {
-	struct rlfs_refcount_rec *rec = rlfs_rc_rec(rh, i);
-
-	irec->start = le64_to_cpu(rec->rc_start);
-	irec->len = le32_to_cpu(rec->rc_len);
-	irec->refcount = le32_to_cpu(rec->rc_refcount);
+	rlfs_rc_to_irec(rlfs_rc_rec(rh, i), irec);
 }
 
-static void rlfs_rc_set(struct rlfs_refcount_header *rh, int i,
+static void rlfs_rc_set(struct rlfs_btree_header *rh, int i,
 			const struct rlfs_rc_irec *irec)
 {
-	struct rlfs_refcount_rec *rec = rlfs_rc_rec(rh, i);
+	rlfs_irec_to_rc(irec, rlfs_rc_rec(rh, i));
+}
 
-	rec->rc_start = cpu_to_le64(irec->start);
-	rec->rc_len = cpu_to_le32(irec->len);
-	rec->rc_refcount = cpu_to_le32(irec->refcount);
+/* First block past record i. */
+static u64 rlfs_rc_end(struct rlfs_btree_header *rh, int i)
+{
+	struct rlfs_rc_irec r;
+
+	rlfs_rc_get(rh, i, &r);
+	return r.start + r.len;
 }
 
 /*
- * Validate one node read from block @blocknr: header, order, bounds.
+ * Validate one node read from block @blocknr (rlfs_verify_refcount_node()).
  * Entries must lie in [lo, hi) and, but in the root, start exactly at lo.
  * Returns 0 or -EFSCORRUPTED (reported).
  */
 static int rlfs_rc_check_node(struct super_block *sb,
-			      struct rlfs_refcount_header *rh, u64 blocknr,
+			      struct rlfs_btree_header *rh, u64 blocknr,
 			      int depth, u64 lo, u64 hi, bool root)
 {
-	int n = rlfs_bt_entries(rh);
-	const char *what;
-	u64 prev_end = lo;
-	int i = -1;
+	const char *why;
+	int i;
 
-	what = rlfs_bt_check_header(rh, RLFS_REFCOUNT_BLOCK_ENTRIES, depth,
-				    "bad rh_max");
-	if (what)
-		goto bad;
-	if (n == 0) {
-		what = "empty node";
-		goto bad;
-	}
-	if (!root && rlfs_rc_key(rh, 0) != lo) {
-		i = 0;
-		what = "first key differs from the parent's key";
-		goto bad;
-	}
-	for (i = 0; i < n; i++) {
-		if (depth == 0) {
-			struct rlfs_refcount_rec *rec = rlfs_rc_rec(rh, i);
-			u64 start = le64_to_cpu(rec->rc_start);
-			u32 len = le32_to_cpu(rec->rc_len);
-
-			if (!len) {
-				what = "empty record";
-				goto bad;
-			}
-			if (le32_to_cpu(rec->rc_refcount) < 2) {
-				what = "record with a refcount below 2";
-				goto bad;
-			}
-			if (start < prev_end) {
-				what = "records out of order or overlapping";
-				goto bad;
-			}
-			if (start >= hi || len > hi - start) {
-				what = "record outside its key range";
-				goto bad;
-			}
-			prev_end = start + len;
-		} else {
-			what = rlfs_bt_check_index(sb, rh, i, sizeof(__le64),
-						   &prev_end, hi);
-			if (what)
-				goto bad;
-		}
-	}
-	return 0;
-bad:
+	why = rlfs_verify_refcount_node(rh, root, depth, lo, hi,
+					&RLFS_SB(sb)->s_geom, &i);
+	if (!why)
+		return 0;
 	if (i >= 0)
 		rlfs_corrupt_block(sb, blocknr,
 				   "refcount block %llu: %s at entry %d (key %llu)",
-				   blocknr, what, i, rlfs_rc_key(rh, i));
+				   blocknr, why, i, rlfs_rc_key(rh, i));
 	else
 		rlfs_corrupt_block(sb, blocknr,
-				   "refcount block %llu: %s (entries %d max %u depth %u, expected depth %d)",
-				   blocknr, what, n, le16_to_cpu(rh->rh_max),
-				   le16_to_cpu(rh->rh_depth), depth);
+				   "refcount block %llu: %s (entries %d max %d depth %d, expected depth %d)",
+				   blocknr, why, rlfs_bt_entries(rh),
+				   rlfs_bt_max(rh), rlfs_bt_depth(rh), depth);
 	return -EFSCORRUPTED;
 }
 
@@ -226,17 +164,10 @@ static struct buffer_head *rlfs_rc_read(struct super_block *sb, u64 blk,
 static struct buffer_head *rlfs_rc_read_root(struct super_block *sb)
 {
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	u64 root = rlfs_rc_root(sbi);
-	int depth = rlfs_rc_depth(sbi);
 
-	if (root < sbi->s_data_start || root >= sbi->s_blocks ||
-	    depth > RLFS_RC_MAX_DEPTH) {
-		rlfs_corrupt(sb, "refcount tree root %llu (depth %d) outside the data area or too deep",
-			     root, depth);
-		return ERR_PTR(-EFSCORRUPTED);
-	}
-	return rlfs_rc_read(sb, root, depth, sbi->s_data_start, sbi->s_blocks,
-			    true);
+	/* Root and depth: checked with the superblock at mount. */
+	return rlfs_rc_read(sb, rlfs_rc_root(sbi), rlfs_rc_depth(sbi),
+			    sbi->s_geom.data_start, sbi->s_geom.blocks, true);
 }
 
 /* Read a non-root node: the read operation of rlfs_rc_ops. */
@@ -267,8 +198,8 @@ static int rlfs_rc_find_path(struct super_block *sb, u64 blk,
 		return PTR_ERR(bh);
 	path->depth = rlfs_rc_depth(sbi);
 	path->lv[0].bh = bh;
-	path->lv[0].rh = rlfs_rc_hdr(bh);
-	path->lv[0].hi = sbi->s_blocks;
+	path->lv[0].node = rlfs_rc_hdr(bh);
+	path->lv[0].hi = sbi->s_geom.blocks;
 	return rlfs_bt_walk(&rlfs_rc_ops, sb, path, blk);
 }
 
@@ -292,41 +223,55 @@ static int rlfs_rc_dirty(handle_t *handle, void *sb, struct rlfs_bt_level *lv)
 static int rlfs_rc_set_root(handle_t *handle, struct super_block *sb,
 			    u64 root, int depth)
 {
-	struct rlfs_super *rsb = rlfs_super_begin(handle, sb);
+	struct rlfs_super_edit edit = {
+		.what = RLFS_SE_REFCOUNT,
+		.refcount_root = root,
+		.refcount_depth = depth,
+	};
 
-	if (IS_ERR(rsb))
-		return PTR_ERR(rsb);
-	rsb->s_refcount_root = cpu_to_le64(root);
-	rsb->s_refcount_depth = cpu_to_le32(depth);
-	if (root)
-		rsb->s_feature_incompat |=
-			cpu_to_le64(RLFS_FEATURE_INCOMPAT_REFCOUNT);
-	return rlfs_super_end(handle, sb);
+	return rlfs_super_update(handle, sb, &edit);
 }
 
 /* Allocate and initialise an empty node of the given depth near @goal. */
 static struct buffer_head *rlfs_rc_new_node(handle_t *handle, void *sb,
 					    u64 goal, int depth)
 {
-	struct rlfs_refcount_header *rh;
+	struct rlfs_btree_header *rh;
 	struct buffer_head *bh;
 	u32 count = 1;
 	u64 blk;
 	int err;
 
-	err = rlfs_alloc_blocks(handle, NULL, goal, &count, &blk,
+	err = rlfs_alloc_blocks(handle, sb, NULL, goal, &count, &blk,
 				RLFS_SB(sb)->s_rc_alloc_flags);
 	if (err)
 		return ERR_PTR(err);
 	bh = rlfs_new_meta(handle, sb, blk, RLFS_REFCOUNT_MAGIC, 0);
 	if (IS_ERR(bh)) {
-		rlfs_free_meta_block(handle, NULL, blk);
+		rlfs_free_meta_block(handle, sb, NULL, blk);
 		return bh;
 	}
 	rh = rlfs_rc_hdr(bh);
-	rh->rh_max = cpu_to_le16(RLFS_REFCOUNT_BLOCK_ENTRIES);
-	rh->rh_depth = cpu_to_le16(depth);
+	rh->bt_max = cpu_to_le16(RLFS_REFCOUNT_BLOCK_ENTRIES);
+	rh->bt_depth = cpu_to_le16(depth);
 	return bh;
+}
+
+/* Free a refcount block: revoked; refcount blocks have no owner. */
+static int rlfs_rc_free_node(handle_t *handle, void *sb, u64 blk)
+{
+	return rlfs_free_meta_block(handle, sb, NULL, blk);
+}
+
+static int rlfs_rc_set_root_op(handle_t *handle, void *sb, u64 blk,
+			       int depth)
+{
+	return rlfs_rc_set_root(handle, sb, blk, depth);
+}
+
+static struct super_block *rlfs_rc_sb(void *sb)
+{
+	return sb;
 }
 
 static const struct rlfs_bt_ops rlfs_rc_ops = {
@@ -335,6 +280,10 @@ static const struct rlfs_bt_ops rlfs_rc_ops = {
 	.access		= rlfs_rc_access,
 	.dirty		= rlfs_rc_dirty,
 	.new_node	= rlfs_rc_new_node,
+	.free_node	= rlfs_rc_free_node,
+	.set_root	= rlfs_rc_set_root_op,
+	.sb		= rlfs_rc_sb,
+	.name		= "refcount",
 };
 
 /* The first key of the node at @level may have changed: fix the indexes. */
@@ -342,55 +291,6 @@ static int rlfs_rc_fix_keys(handle_t *handle, struct super_block *sb,
 			    struct rlfs_bt_path *path, int level)
 {
 	return rlfs_bt_fix_keys(handle, &rlfs_rc_ops, sb, path, level);
-}
-
-/* Grow the tree by one level: a new root indexing the old one. */
-static int rlfs_rc_grow(handle_t *handle, struct super_block *sb,
-			struct rlfs_bt_path *path)
-{
-	struct rlfs_bt_level *old = &path->lv[0];
-	struct rlfs_refcount_idx *ix;
-	struct buffer_head *bh;
-	int err;
-
-	if (path->depth >= RLFS_RC_MAX_DEPTH) {
-		rlfs_err(sb, "refcount tree at maximum depth %d",
-			 RLFS_RC_MAX_DEPTH);
-		return -ENOSPC;
-	}
-	bh = rlfs_rc_new_node(handle, sb, old->bh->b_blocknr, path->depth + 1);
-	if (IS_ERR(bh))
-		return PTR_ERR(bh);
-	ix = rlfs_rc_idx(rlfs_rc_hdr(bh), 0);
-	ix->ri_start = cpu_to_le64(rlfs_rc_key(old->rh, 0));
-	ix->ri_blk = cpu_to_le64(old->bh->b_blocknr);
-	rlfs_rc_hdr(bh)->rh_entries = cpu_to_le16(1);
-	err = rlfs_journal_dirty_meta(handle, bh);
-	if (!err)
-		err = rlfs_rc_set_root(handle, sb, bh->b_blocknr,
-				       path->depth + 1);
-	brelse(bh);
-	return err;
-}
-
-/*
- * Make one change towards @need free slots in the leaf of @path: split
- * the lowest node that must split and whose parent has room, or grow the
- * tree when every node up to the root is full.  The caller walks again
- * and repeats until the leaf has room.
- */
-static int rlfs_rc_make_room(handle_t *handle, struct super_block *sb,
-			     struct rlfs_bt_path *path, int need)
-{
-	int level = path->depth;
-
-	if (rlfs_rc_free_slots(path->lv[level].rh) >= need)
-		return 0;
-	while (level > 0 && !rlfs_rc_free_slots(path->lv[level - 1].rh))
-		level--;
-	if (level == 0)
-		return rlfs_rc_grow(handle, sb, path);
-	return rlfs_bt_split(handle, &rlfs_rc_ops, sb, path, level);
 }
 
 /*
@@ -406,12 +306,13 @@ static int rlfs_rc_walk_room(handle_t *handle, struct super_block *sb,
 		err = rlfs_rc_find_path(sb, blk, path);
 		if (err)
 			return err;
-		if (rlfs_rc_free_slots(path->lv[path->depth].rh) >= need)
+		if (rlfs_bt_free_slots(path->lv[path->depth].node) >= need)
 			return 0;
-		if (WARN_ON_ONCE(round >= RLFS_RC_MAX_ROUNDS))
+		if (WARN_ON_ONCE(round >= RLFS_BT_MAX_ROUNDS))
 			err = -EIO;
 		else
-			err = rlfs_rc_make_room(handle, sb, path, need);
+			err = rlfs_bt_make_room(handle, &rlfs_rc_ops, sb, path,
+						need);
 		rlfs_bt_path_release(path);
 		if (err)
 			return err;
@@ -425,9 +326,9 @@ static bool rlfs_rc_bad_irec(struct super_block *sb,
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
 
 	return WARN_ON_ONCE(!rec->len || rec->refcount < 2 ||
-			    rec->start < sbi->s_data_start ||
-			    rec->start >= sbi->s_blocks ||
-			    rec->len > sbi->s_blocks - rec->start);
+			    rec->start < sbi->s_geom.data_start ||
+			    rec->start >= sbi->s_geom.blocks ||
+			    rec->len > sbi->s_geom.blocks - rec->start);
 }
 
 /* Find the record that starts exactly at @start: its leaf position. */
@@ -442,7 +343,7 @@ static int rlfs_rc_find_exact(struct super_block *sb, u64 start,
 		return err;
 	leaf = &path->lv[path->depth];
 	if (WARN_ON_ONCE(leaf->pos < 0 ||
-			 rlfs_rc_key(leaf->rh, leaf->pos) != start)) {
+			 rlfs_rc_key(leaf->node, leaf->pos) != start)) {
 		rlfs_bt_path_release(path);
 		return -EIO;
 	}
@@ -474,10 +375,10 @@ int rlfs_rctree_find(struct super_block *sb, u64 pblk,
 		return err;
 	leaf = &path.lv[path.depth];
 	pos = leaf->pos;
-	if (pos < 0 || rlfs_rc_end(rlfs_rc_rec(leaf->rh, pos)) <= pblk)
+	if (pos < 0 || rlfs_rc_end(leaf->node, pos) <= pblk)
 		pos++;
-	if (pos < rlfs_bt_entries(leaf->rh)) {
-		rlfs_rc_get(leaf->rh, pos, rec);
+	if (pos < rlfs_bt_entries(leaf->node)) {
+		rlfs_rc_get(leaf->node, pos, rec);
 		rlfs_bt_path_release(&path);
 		return 1;
 	}
@@ -490,7 +391,7 @@ int rlfs_rctree_find(struct super_block *sb, u64 pblk,
 	if (err)
 		return err;
 	leaf = &path.lv[path.depth];
-	rlfs_rc_get(leaf->rh, leaf->pos, rec);
+	rlfs_rc_get(leaf->node, leaf->pos, rec);
 	rlfs_bt_path_release(&path);
 	return 1;
 }
@@ -533,7 +434,7 @@ static int rlfs_rc_new_root(handle_t *handle, struct super_block *sb,
 	if (IS_ERR(bh))
 		return PTR_ERR(bh);
 	rlfs_rc_set(rlfs_rc_hdr(bh), 0, rec);
-	rlfs_rc_hdr(bh)->rh_entries = cpu_to_le16(1);
+	rlfs_rc_hdr(bh)->bt_entries = cpu_to_le16(1);
 	err = rlfs_journal_dirty_meta(handle, bh);
 	if (!err)
 		err = rlfs_rc_set_root(handle, sb, bh->b_blocknr, 0);
@@ -568,7 +469,7 @@ int rlfs_rctree_insert(handle_t *handle, struct super_block *sb,
 	leaf = &path.lv[path.depth];
 	pos = leaf->pos + 1;
 	if (WARN_ON_ONCE((pos > 0 &&
-			  rlfs_rc_end(rlfs_rc_rec(leaf->rh, pos - 1)) >
+			  rlfs_rc_end(leaf->node, pos - 1) >
 			  rec->start) ||
 			 rec->start + rec->len > rlfs_rc_next_key(&path))) {
 		err = -EEXIST;		/* overlaps an existing record */
@@ -577,8 +478,8 @@ int rlfs_rctree_insert(handle_t *handle, struct super_block *sb,
 	err = rlfs_rc_access(handle, sb, leaf);
 	if (err)
 		goto out;
-	rlfs_bt_entry_open(leaf->rh, pos);
-	rlfs_rc_set(leaf->rh, pos, rec);
+	rlfs_bt_entry_open(leaf->node, pos);
+	rlfs_rc_set(leaf->node, pos, rec);
 	err = rlfs_rc_dirty(handle, sb, leaf);
 	if (!err && pos == 0)
 		err = rlfs_rc_fix_keys(handle, sb, &path, path.depth);
@@ -612,7 +513,7 @@ int rlfs_rctree_update(handle_t *handle, struct super_block *sb, u64 start,
 	leaf = &path.lv[path.depth];
 	pos = leaf->pos;
 	if (WARN_ON_ONCE((pos > 0 &&
-			  rlfs_rc_end(rlfs_rc_rec(leaf->rh, pos - 1)) >
+			  rlfs_rc_end(leaf->node, pos - 1) >
 			  rec->start) ||
 			 rec->start + rec->len > rlfs_rc_next_key(&path))) {
 		err = -EEXIST;
@@ -621,7 +522,7 @@ int rlfs_rctree_update(handle_t *handle, struct super_block *sb, u64 start,
 	err = rlfs_rc_access(handle, sb, leaf);
 	if (err)
 		goto out;
-	rlfs_rc_set(leaf->rh, pos, rec);
+	rlfs_rc_set(leaf->node, pos, rec);
 	err = rlfs_rc_dirty(handle, sb, leaf);
 	if (!err && pos == 0 && rec->start != start)
 		err = rlfs_rc_fix_keys(handle, sb, &path, path.depth);
@@ -630,57 +531,24 @@ out:
 	return err;
 }
 
-/*
- * The node at @level is losing its only entry: free it, and its parents
- * that would become empty too, and drop the index from the first
- * ancestor that keeps entries.  With no such ancestor the tree is empty.
- */
-static int rlfs_rc_remove_node(handle_t *handle, struct super_block *sb,
-			       struct rlfs_bt_path *path, int level)
-{
-	struct rlfs_bt_level *up;
-	int top = level, l, err;
-
-	while (top > 0 && rlfs_bt_entries(path->lv[top - 1].rh) == 1)
-		top--;
-	if (top == 0) {
-		err = rlfs_rc_set_root(handle, sb, 0, 0);
-	} else {
-		up = &path->lv[top - 1];
-		err = rlfs_rc_access(handle, sb, up);
-		if (err)
-			return err;
-		rlfs_bt_entry_delete(up->rh, up->pos);
-		err = rlfs_rc_dirty(handle, sb, up);
-	}
-	for (l = level; !err && l >= top; l--)
-		err = rlfs_free_meta_block(handle, NULL,
-					   path->lv[l].bh->b_blocknr);
-	if (!err && top > 0 && path->lv[top - 1].pos == 0)
-		err = rlfs_rc_fix_keys(handle, sb, path, top - 1);
-	return err;
-}
-
 /* Replace a root index node that has a single child by that child. */
 static int rlfs_rc_shrink(handle_t *handle, struct super_block *sb)
 {
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	int depth = rlfs_rc_depth(sbi);
+	struct rlfs_bt_path path;
 	struct buffer_head *bh;
-	int err = 0;
+	int err;
 
-	if (!rlfs_rc_root(sbi) || !depth)
+	if (!rlfs_rc_root(sbi) || !rlfs_rc_depth(sbi))
 		return 0;
 	bh = rlfs_rc_read_root(sb);
 	if (IS_ERR(bh))
 		return PTR_ERR(bh);
-	if (rlfs_bt_entries(rlfs_rc_hdr(bh)) == 1) {
-		u64 child = le64_to_cpu(rlfs_rc_idx(rlfs_rc_hdr(bh), 0)->ri_blk);
-
-		err = rlfs_rc_set_root(handle, sb, child, depth - 1);
-		if (!err)
-			err = rlfs_free_meta_block(handle, NULL, bh->b_blocknr);
-	}
+	memset(&path, 0, sizeof(path));
+	path.depth = rlfs_rc_depth(sbi);
+	path.lv[0].bh = bh;
+	path.lv[0].node = rlfs_rc_hdr(bh);
+	err = rlfs_bt_shrink(handle, &rlfs_rc_ops, sb, &path);
 	brelse(bh);
 	return err;
 }
@@ -698,19 +566,20 @@ int rlfs_rctree_delete(handle_t *handle, struct super_block *sb, u64 start)
 {
 	struct rlfs_bt_level *leaf;
 	struct rlfs_bt_path path;
-	int err;
+	int err, freed = 0;
 
 	lockdep_assert_held_write(&RLFS_SB(sb)->s_refcount_sem);
 	err = rlfs_rc_find_exact(sb, start, &path);
 	if (err)
 		return err;
 	leaf = &path.lv[path.depth];
-	if (rlfs_bt_entries(leaf->rh) == 1) {
-		err = rlfs_rc_remove_node(handle, sb, &path, path.depth);
+	if (rlfs_bt_entries(leaf->node) == 1) {
+		err = rlfs_bt_remove_node(handle, &rlfs_rc_ops, sb, &path,
+					  path.depth, &freed);
 	} else {
 		err = rlfs_rc_access(handle, sb, leaf);
 		if (!err) {
-			rlfs_bt_entry_delete(leaf->rh, leaf->pos);
+			rlfs_bt_entry_delete(leaf->node, leaf->pos);
 			err = rlfs_rc_dirty(handle, sb, leaf);
 		}
 		if (!err && leaf->pos == 0)
@@ -726,30 +595,16 @@ int rlfs_rctree_delete(handle_t *handle, struct super_block *sb, u64 start)
  * rlfs_rctree_check_root - validate the root at mount
  * @sb: the filesystem
  *
- * The root must be 0 with depth 0 (empty tree), or a block in the data
- * area holding a valid node of depth s_refcount_depth <=
- * RLFS_MAX_EXTENT_DEPTH; a tree needs RLFS_FEATURE_INCOMPAT_REFCOUNT.
+ * rlfs_verify_super() has checked the root's number, depth and feature;
+ * a non-empty tree's root block must hold a valid node of that depth.
  * Returns 0 or -EFSCORRUPTED (reported).
  */
 int rlfs_rctree_check_root(struct super_block *sb)
 {
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	u64 root = rlfs_rc_root(sbi);
-	int depth = rlfs_rc_depth(sbi);
 	struct buffer_head *bh;
 
-	if (!root) {
-		if (!depth)
-			return 0;
-		rlfs_corrupt(sb, "empty refcount tree with depth %d", depth);
-		return -EFSCORRUPTED;
-	}
-	if (!(le64_to_cpu(sbi->s_rsb->s_feature_incompat) &
-	      RLFS_FEATURE_INCOMPAT_REFCOUNT)) {
-		rlfs_corrupt(sb, "refcount tree root %llu without the refcount feature",
-			     root);
-		return -EFSCORRUPTED;
-	}
+	if (!rlfs_rc_root(RLFS_SB(sb)))
+		return 0;
 	bh = rlfs_rc_read_root(sb);
 	if (IS_ERR(bh))
 		return PTR_ERR(bh);

@@ -209,10 +209,10 @@ static int rlfs_rc_check_range(struct super_block *sb, u64 pblk, u32 len)
 
 	if (WARN_ON_ONCE(!len))
 		return -EINVAL;
-	if (pblk < sbi->s_data_start || pblk >= sbi->s_blocks ||
-	    len > sbi->s_blocks - pblk) {
+	if (pblk < sbi->s_geom.data_start || pblk >= sbi->s_geom.blocks ||
+	    len > sbi->s_geom.blocks - pblk) {
 		rlfs_corrupt(sb, "refcount of blocks %llu+%u: outside the data area [%llu, %llu)",
-			     pblk, len, sbi->s_data_start, sbi->s_blocks);
+			     pblk, len, sbi->s_geom.data_start, sbi->s_geom.blocks);
 		return -EFSCORRUPTED;
 	}
 	return 0;
@@ -235,6 +235,7 @@ static int rlfs_refcount_step(handle_t *handle, struct super_block *sb,
 	u32 c, nc;
 	int ret;
 
+	lockdep_assert_held_write(&sbi->s_refcount_sem);
 	ret = rlfs_rctree_find(sb, pblk, &r0);
 	if (ret < 0)
 		return ret;
@@ -251,7 +252,7 @@ static int rlfs_refcount_step(handle_t *handle, struct super_block *sb,
 	if (delta < 0 && c == 1) {
 		/* The last reference goes: free the blocks. */
 		e = min_t(u64, e, pblk + RLFS_RC_MAX_FREE);
-		ret = rlfs_free_blocks(handle, inode, pblk, e - pblk);
+		ret = rlfs_free_blocks(handle, sb, inode, pblk, e - pblk);
 		if (!ret)
 			*done = e - pblk;
 		return ret;
@@ -266,7 +267,7 @@ static int rlfs_refcount_step(handle_t *handle, struct super_block *sb,
 	rpart = in_rec && e < r0_end;
 
 	/* Neighbours outside the range that now match absorb the piece. */
-	if (nc >= 2 && !lpart && pblk > sbi->s_data_start) {
+	if (nc >= 2 && !lpart && pblk > sbi->s_geom.data_start) {
 		ret = rlfs_rctree_find(sb, pblk - 1, &left);
 		if (ret < 0)
 			return ret;
@@ -274,7 +275,7 @@ static int rlfs_refcount_step(handle_t *handle, struct super_block *sb,
 			left.refcount == nc && e - left.start <= U32_MAX;
 	}
 	ps = mleft ? left.start : pblk;
-	if (nc >= 2 && !rpart && e == end && e < sbi->s_blocks) {
+	if (nc >= 2 && !rpart && e == end && e < sbi->s_geom.blocks) {
 		ret = rlfs_rctree_find(sb, e, &next);
 		if (ret < 0)
 			return ret;
@@ -491,6 +492,7 @@ int rlfs_refcount_inc(handle_t *handle, struct super_block *sb, u64 pblk,
  * rlfs_refcount_dec - drop a reference to part of a range of blocks
  * @handle: running handle with RLFS_REFCOUNT_CREDITS (and
  *	RLFS_REFCOUNT_REVOKES revoke records) for this call
+ * @sb: the filesystem
  * @inode: the inode whose mapping of the blocks went away, or NULL
  * @pblk: first physical block
  * @len: blocks (> 0)
@@ -504,12 +506,9 @@ int rlfs_refcount_inc(handle_t *handle, struct super_block *sb, u64 pblk,
  * rlfs_refcount_inc().  Takes s_refcount_sem for writing.  Returns 0 or
  * -errno.
  */
-int rlfs_refcount_dec(handle_t *handle, struct inode *inode, u64 pblk,
-		      u32 len, u32 *done)
+int rlfs_refcount_dec(handle_t *handle, struct super_block *sb,
+		      struct inode *inode, u64 pblk, u32 len, u32 *done)
 {
-	struct super_block *sb = inode ? inode->i_sb :
-		handle->h_transaction->t_journal->j_private;
-
 	return rlfs_refcount_adjust(handle, sb, inode, pblk, len, -1, done);
 }
 

@@ -99,15 +99,13 @@ static struct buffer_head *rlfs_folio_buffers(struct folio *folio)
 static int rlfs_cow_remap(handle_t *handle, struct inode *inode, u32 lblk,
 			  u64 old, u64 new)
 {
-	struct rlfs_inode_info *ei = RLFS_I(inode);
-	struct rlfs_ext_rec rec;
+	struct rlfs_ext_irec rec;
 	unsigned int nofs;
 	u64 moved;
 	u32 done;
 	int ret;
 
-	down_write(&ei->i_map_sem);
-	nofs = memalloc_nofs_save();
+	nofs = rlfs_map_lock(inode, RLFS_MAP_EXCL);
 	ret = rlfs_extent_reserve(handle, inode, lblk, &rec);
 	if (ret < 0)
 		goto out;
@@ -117,7 +115,7 @@ static int rlfs_cow_remap(handle_t *handle, struct inode *inode, u32 lblk,
 		ret = -EFSCORRUPTED;
 		goto out;
 	}
-	ret = rlfs_refcount_dec(handle, inode, old, 1, &done);
+	ret = rlfs_refcount_dec(handle, inode->i_sb, inode, old, 1, &done);
 	if (ret)
 		goto out;	/* the map is unchanged */
 	ret = rlfs_extent_replace(handle, inode, lblk, 1, new, &moved);
@@ -129,8 +127,7 @@ static int rlfs_cow_remap(handle_t *handle, struct inode *inode, u32 lblk,
 	} else
 		rlfs_note_cow(handle, inode, 1);
 out:
-	memalloc_nofs_restore(nofs);
-	up_write(&ei->i_map_sem);
+	rlfs_map_unlock(inode, RLFS_MAP_EXCL, nofs);
 	trace_reflinkfs_cow(inode, lblk, old, new, ret);
 	return ret;
 }
@@ -160,7 +157,7 @@ static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk,
 {
 	struct super_block *sb = inode->i_sb;
 	struct address_space *mapping = inode->i_mapping;
-	struct rlfs_ext_rec rec;
+	struct rlfs_ext_irec rec;
 	struct buffer_head *bh;
 	struct folio *folio;
 	struct page *page;
@@ -183,7 +180,8 @@ static int rlfs_cow_block(handle_t *handle, struct inode *inode, u32 lblk,
 	if (ret || rc < 2)
 		goto out_unlock;
 
-	ret = rlfs_alloc_blocks(handle, inode, old, &count, &new, 0);
+	ret = rlfs_alloc_blocks(handle, inode->i_sb, inode, old, &count, &new,
+				0);
 	if (ret)
 		goto out_unlock;
 	clean_bdev_aliases(sb->s_bdev, new, 1);
@@ -226,7 +224,7 @@ out_free:
 	/* The page stays aimed at the shared block, clean. */
 	map_bh(bh, sb, old);
 	/* Never mapped: a plain free. */
-	rlfs_free_blocks(handle, inode, new, 1);
+	rlfs_free_blocks(handle, inode->i_sb, inode, new, 1);
 	rlfs_mark_inode_dirty(handle, inode);
 out_unlock:
 	folio_unlock(folio);
@@ -265,7 +263,8 @@ int rlfs_cow_overwrite_begin(handle_t *handle, struct inode *inode,
 	ret = rlfs_refcount_lookup(sb, bh->b_blocknr, 1, &rc, &run);
 	if (ret || rc < 2)
 		return ret;
-	ret = rlfs_alloc_blocks(handle, inode, bh->b_blocknr, &count, new, 0);
+	ret = rlfs_alloc_blocks(handle, inode->i_sb, inode, bh->b_blocknr,
+				&count, new, 0);
 	if (ret)
 		return ret;
 	clean_bdev_aliases(sb->s_bdev, *new, 1);
@@ -307,7 +306,7 @@ int rlfs_cow_overwrite_end(handle_t *handle, struct inode *inode,
 		}
 	}
 	/* Never mapped: a plain free. */
-	rlfs_free_blocks(handle, inode, new, 1);
+	rlfs_free_blocks(handle, inode->i_sb, inode, new, 1);
 	rlfs_mark_inode_dirty(handle, inode);
 	return ret;
 }
@@ -417,7 +416,7 @@ static int rlfs_clone_drop_old(handle_t *handle, struct inode *dest, u64 pblk,
 		if (jbd2_journal_extend(handle, RLFS_REFCOUNT_CREDITS,
 					RLFS_REFCOUNT_REVOKES))
 			return -ENOSPC;
-		err = rlfs_refcount_dec(handle, dest, pblk, len, &done);
+		err = rlfs_refcount_dec(handle, dest->i_sb, dest, pblk, len, &done);
 		if (err)
 			return err;
 		pblk += done;
@@ -439,7 +438,7 @@ static int rlfs_clone_piece(handle_t *handle, struct inode *dest, u32 dlblk,
 			    u64 spblk, u32 *piece)
 {
 	struct super_block *sb = dest->i_sb;
-	struct rlfs_ext_rec drec;
+	struct rlfs_ext_irec drec;
 	u64 dpblk = 0, moved;
 	u32 done, undone, step;
 	int mapped, ret;
@@ -461,7 +460,7 @@ static int rlfs_clone_piece(handle_t *handle, struct inode *dest, u32 dlblk,
 		return ret;
 	*piece = done;
 	if (mapped) {
-		ret = rlfs_refcount_dec(handle, dest, dpblk, *piece, &done);
+		ret = rlfs_refcount_dec(handle, dest->i_sb, dest, dpblk, *piece, &done);
 		if (!ret && done < *piece)	/* the tree changed meanwhile */
 			ret = rlfs_clone_drop_old(handle, dest, dpblk + done,
 						  *piece - done);
@@ -485,7 +484,7 @@ static int rlfs_clone_piece(handle_t *handle, struct inode *dest, u32 dlblk,
 		return 0;
 	}
 	/* Nothing of the piece happened but the increment: undo it. */
-	if (rlfs_refcount_dec(handle, NULL, spblk, *piece, &undone) ||
+	if (rlfs_refcount_dec(handle, sb, NULL, spblk, *piece, &undone) ||
 	    undone != *piece)
 		rlfs_err(sb, "block %llu: refcount left one too high", spblk);
 	return ret;
@@ -507,8 +506,7 @@ static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
 			     u32 dlblk, u64 count, loff_t new_size)
 {
 	struct super_block *sb = src->i_sb;
-	struct rlfs_inode_info *di = RLFS_I(dest);
-	struct rlfs_ext_rec rec;
+	struct rlfs_ext_irec rec;
 	handle_t *handle;
 	unsigned int nofs;
 	u32 piece;
@@ -534,12 +532,10 @@ static int rlfs_clone_blocks(struct inode *src, u32 slblk, struct inode *dest,
 			ret = rlfs_remove_range(handle, dest, dlblk, piece,
 						&piece);
 		} else {
-			down_write(&di->i_map_sem);
-			nofs = memalloc_nofs_save();
+			nofs = rlfs_map_lock(dest, RLFS_MAP_EXCL);
 			ret = rlfs_clone_piece(handle, dest, dlblk, spblk,
 					       &piece);
-			memalloc_nofs_restore(nofs);
-			up_write(&di->i_map_sem);
+			rlfs_map_unlock(dest, RLFS_MAP_EXCL, nofs);
 		}
 		if (ret)
 			break;

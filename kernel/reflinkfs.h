@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * reflinkfs: in-memory structures and the prototypes shared between the
- * files of the module.  The on-disk format is in reflinkfs_format.h.
+ * files of the module.  The on-disk format and the rules that say what a
+ * valid block is are in libreflinkfs/ (rlfs_format.h, rlfs_core.h).
  *
  * Lock order (outermost first):
  *
@@ -28,13 +29,10 @@
 #include <linux/jbd2.h>
 #include <linux/percpu_counter.h>
 #include <linux/ratelimit.h>
+#include <linux/sched/mm.h>
 #include <uapi/linux/reflinkfs.h>
-#include "reflinkfs_format.h"
+#include "rlfs_core.h"
 #include "compat.h"
-
-#ifndef EFSCORRUPTED
-#define EFSCORRUPTED	EUCLEAN		/* as ext4 and XFS define it */
-#endif
 
 /* Mount options, rlfs_sb_info.s_mount_opt. */
 #define RLFS_MOUNT_ERRORS_RO	(1U << 0)	/* errors=remount-ro (default) */
@@ -110,18 +108,8 @@ struct rlfs_sb_info {
 	struct rlfs_super	*s_rsb;		/* s_sbh->b_data */
 	journal_t		*s_journal;
 
-	/* Geometry, CPU order, read-only after mount. */
-	u64			s_blocks;
-	u64			s_inodes;
-	u64			s_data_start;
-	u64			s_bbitmap_start;
-	u64			s_bbitmap_blocks;
-	u64			s_ibitmap_start;
-	u64			s_ibitmap_blocks;
-	u64			s_itable_start;
-	u64			s_itable_blocks;
-	u64			s_journal_start;
-	u64			s_journal_blocks;
+	/* Geometry, CPU order, verified at mount and read-only after it. */
+	struct rlfs_geom	s_geom;
 
 	/* Free counts, computed from the bitmaps at mount. */
 	struct percpu_counter	s_free_blocks;
@@ -201,7 +189,7 @@ struct rlfs_inode_info {
 	struct rw_semaphore	i_map_sem;
 	union {
 		struct {
-			struct rlfs_extent_header i_eh;
+			struct rlfs_btree_header i_eh;
 			struct rlfs_extent	i_ext[RLFS_INODE_ROOT_ENTRIES];
 		};
 		__u8			i_data[RLFS_INODE_DATA_SIZE];
@@ -249,6 +237,35 @@ static inline struct rlfs_inode_info *RLFS_I(struct inode *inode)
 	return container_of(inode, struct rlfs_inode_info, vfs_inode);
 }
 
+/*
+ * The one way into the extent map of an inode (as xfs_ilock()): i_map_sem
+ * shared (RLFS_MAP_SHARED) or exclusive (RLFS_MAP_EXCL), with the NOFS
+ * allocation scope every map operation needs (reclaim must not re-enter
+ * the filesystem while the map or a jbd2 handle is held).  Returns the
+ * scope cookie rlfs_map_unlock() takes back.
+ */
+#define RLFS_MAP_SHARED		0
+#define RLFS_MAP_EXCL		1
+
+static inline unsigned int rlfs_map_lock(struct inode *inode, int mode)
+{
+	if (mode == RLFS_MAP_EXCL)
+		down_write(&RLFS_I(inode)->i_map_sem);
+	else
+		down_read(&RLFS_I(inode)->i_map_sem);
+	return memalloc_nofs_save();
+}
+
+static inline void rlfs_map_unlock(struct inode *inode, int mode,
+				   unsigned int nofs)
+{
+	memalloc_nofs_restore(nofs);
+	if (mode == RLFS_MAP_EXCL)
+		up_write(&RLFS_I(inode)->i_map_sem);
+	else
+		up_read(&RLFS_I(inode)->i_map_sem);
+}
+
 /* The superblock's read-only compatible features (rlfs_set_ro_compat()). */
 static inline u64 rlfs_ro_compat(struct super_block *sb)
 {
@@ -260,9 +277,6 @@ static inline u64 rlfs_blocks_of(loff_t bytes)
 {
 	return ((u64)bytes + RLFS_BLOCK_SIZE - 1) >> RLFS_BLOCK_BITS;
 }
-
-/* Largest file: 2^32 logical blocks. */
-#define RLFS_MAX_FILE_SIZE	((loff_t)U32_MAX << RLFS_BLOCK_BITS)
 
 /*
  * Messages.  rlfs_err() is rate limited per filesystem and names the
@@ -302,26 +316,41 @@ void rlfs_recover_orphans(struct super_block *sb);
 /* super.c */
 extern const struct super_operations rlfs_sops;
 
-int rlfs_commit_super(struct super_block *sb, bool sync);
-int rlfs_set_ro_compat(handle_t *handle, struct super_block *sb, u64 feature);
-struct rlfs_super *rlfs_super_begin(handle_t *handle, struct super_block *sb);
-int rlfs_super_end(handle_t *handle, struct super_block *sb);
-void rlfs_super_csum_set(struct super_block *sb);
-
-/* journal.c */
-u32 rlfs_crc(const void *buf, size_t len, size_t crc_offset);
-void rlfs_set_block_header(struct buffer_head *bh, u32 magic, u64 owner);
+/* meta.c */
 void rlfs_update_block_crc(struct buffer_head *bh);
 struct buffer_head *rlfs_read_meta(struct super_block *sb, u64 blocknr,
 				   u32 magic, u64 owner);
 struct buffer_head *rlfs_new_meta(handle_t *handle, struct super_block *sb,
 				  u64 blocknr, u32 magic, u64 owner);
+
+/*
+ * A change of the superblock (rlfs_super_update()): the fields named in
+ * @what, the bits to set and clear; zero-initialise what is unused.
+ */
+#define RLFS_SE_ORPHAN		(1U << 0)	/* s_orphan_head */
+#define RLFS_SE_REFCOUNT	(1U << 1)	/* refcount root and depth */
+#define RLFS_SE_MOUNT		(1U << 2)	/* count a mount, its time */
+#define RLFS_SE_STAMP		(1U << 3)	/* next generation, write time */
+struct rlfs_super_edit {
+	unsigned int	what;
+	u64		orphan_head;
+	u64		refcount_root;
+	u32		refcount_depth;
+	u32		state_set;
+	u32		state_clear;
+	u64		ro_compat_set;
+};
+int rlfs_super_update(handle_t *handle, struct super_block *sb,
+		      const struct rlfs_super_edit *edit);
+void rlfs_super_update_nojournal(struct super_block *sb,
+				 const struct rlfs_super_edit *edit);
+int rlfs_set_ro_compat(handle_t *handle, struct super_block *sb, u64 feature);
+int rlfs_commit_super(struct super_block *sb, bool sync);
+
+/* journal.c */
 handle_t *__rlfs_journal_start(struct super_block *sb, int credits,
 			       bool fault);
-static inline handle_t *rlfs_journal_start(struct super_block *sb, int credits)
-{
-	return __rlfs_journal_start(sb, credits, true);
-}
+handle_t *rlfs_journal_start(struct super_block *sb, int credits);
 void rlfs_abort(struct super_block *sb, int err);
 int rlfs_journal_stop(handle_t *handle);
 int rlfs_journal_get_write_access(handle_t *handle, struct super_block *sb,
@@ -342,25 +371,31 @@ bool rlfs_should_retry_alloc(struct super_block *sb, int *retries);
 /* balloc.c */
 int rlfs_count_free(struct super_block *sb);
 #define RLFS_ALLOC_RESERVE	(1U << 0)	/* may use s_resv_blocks */
-int rlfs_alloc_blocks(handle_t *handle, struct inode *inode, u64 goal,
-		      u32 *count, u64 *start, unsigned int flags);
+int rlfs_alloc_blocks(handle_t *handle, struct super_block *sb,
+		      struct inode *inode, u64 goal, u32 *count, u64 *start,
+		      unsigned int flags);
 u64 rlfs_resv_blocks_of(u64 data_blocks);
-int rlfs_free_blocks(handle_t *handle, struct inode *inode, u64 start,
-		     u32 count);
-int rlfs_free_meta_block(handle_t *handle, struct inode *inode, u64 blocknr);
+int rlfs_free_blocks(handle_t *handle, struct super_block *sb,
+		     struct inode *inode, u64 start, u32 count);
+int rlfs_free_meta_block(handle_t *handle, struct super_block *sb,
+			 struct inode *inode, u64 blocknr);
 int rlfs_alloc_ino(handle_t *handle, struct super_block *sb, u64 goal,
 		   u64 *ino);
 int rlfs_free_ino(handle_t *handle, struct super_block *sb, u64 ino);
 
-/* inode.c */
-struct inode *rlfs_iget(struct super_block *sb, u64 ino);
-struct inode *rlfs_new_inode(handle_t *handle, struct rlfs_idmap *idmap,
-			     struct inode *dir, umode_t mode, dev_t rdev);
+/* inode.c: the inode record */
+int rlfs_read_inode(struct inode *inode);
+int rlfs_write_raw_inode(handle_t *handle, struct inode *inode, bool fill);
 int rlfs_mark_inode_dirty(handle_t *handle, struct inode *inode);
-void rlfs_set_inode_ops(struct inode *inode);
 void rlfs_set_inode_flags(struct inode *inode);
 int rlfs_write_inode(struct inode *inode, struct writeback_control *wbc);
 void rlfs_dirty_inode(struct inode *inode, int flags);
+
+/* iops.c: inode operations */
+struct inode *rlfs_iget(struct super_block *sb, u64 ino);
+struct inode *rlfs_new_inode(handle_t *handle, struct rlfs_idmap *idmap,
+			     struct inode *dir, umode_t mode, dev_t rdev);
+void rlfs_set_inode_ops(struct inode *inode);
 void rlfs_evict_inode(struct inode *inode);
 int rlfs_setattr(struct rlfs_idmap *idmap, struct dentry *dentry,
 		 struct iattr *attr);
@@ -381,11 +416,6 @@ struct rlfs_map {
 	bool	m_new;		/* out: the blocks were allocated now */
 };
 /* One extent, or a hole (pblk 0), in CPU order: rlfs_extent_lookup(). */
-struct rlfs_ext_rec {
-	u32	lblk;		/* first logical block */
-	u32	len;		/* blocks */
-	u64	pblk;		/* first physical block, 0 for a hole */
-};
 #define RLFS_MAP_CREATE	(1U << 0)	/* allocate holes */
 #define RLFS_MAP_ZERO	(1U << 1)	/* zero allocated blocks on disk */
 int rlfs_map_blocks(handle_t *handle, struct inode *inode,
@@ -395,7 +425,7 @@ int rlfs_extent_insert(handle_t *handle, struct inode *inode,
 int rlfs_remove_range(handle_t *handle, struct inode *inode, u32 lblk,
 		      u32 len, u32 *removed);
 int rlfs_extent_reserve(handle_t *handle, struct inode *inode, u32 lblk,
-			struct rlfs_ext_rec *rec);
+			struct rlfs_ext_irec *rec);
 int rlfs_extent_replace(handle_t *handle, struct inode *inode, u32 lblk,
 			u32 len, u64 new_pblk, u64 *old_pblk);
 int rlfs_extent_split(handle_t *handle, struct inode *inode, u32 lblk);
@@ -405,10 +435,9 @@ int rlfs_truncate_blocks(struct inode *inode, u32 from_lblk);
 int rlfs_punch_blocks(struct inode *inode, u32 lblk, u32 len);
 int rlfs_next_data(struct inode *inode, u32 lblk, u32 *found);
 void rlfs_init_extent_root(struct inode *inode);
-int rlfs_extent_check_root(struct inode *inode);
 int rlfs_extent_lookup(struct inode *inode, u32 lblk,
-		       struct rlfs_ext_rec *rec);
-int rlfs_extent_get(struct inode *inode, u32 lblk, struct rlfs_ext_rec *rec);
+		       struct rlfs_ext_irec *rec);
+int rlfs_extent_get(struct inode *inode, u32 lblk, struct rlfs_ext_irec *rec);
 
 /*
  * refcount.c / rctree.c: the refcount tree.  Only shared physical ranges
@@ -433,8 +462,8 @@ int rlfs_refcount_lookup(struct super_block *sb, u64 pblk, u32 len,
 			 u32 *refcount, u32 *run);
 int rlfs_refcount_inc(handle_t *handle, struct super_block *sb, u64 pblk,
 		      u32 len, u32 *done);
-int rlfs_refcount_dec(handle_t *handle, struct inode *inode, u64 pblk,
-		      u32 len, u32 *done);
+int rlfs_refcount_dec(handle_t *handle, struct super_block *sb,
+		      struct inode *inode, u64 pblk, u32 len, u32 *done);
 int rlfs_refcount_step_len(struct super_block *sb, u64 pblk, u32 len,
 			   u32 *step);
 int rlfs_refcount_init(struct super_block *sb);
@@ -447,11 +476,6 @@ struct rlfs_rc_totals {
 int rlfs_refcount_totals(struct super_block *sb, struct rlfs_rc_totals *tot);
 
 /* rctree.c: record storage for refcount.c, s_refcount_sem held. */
-struct rlfs_rc_irec {
-	u64	start;		/* first physical block */
-	u32	len;		/* blocks */
-	u32	refcount;	/* >= 2 */
-};
 int rlfs_rctree_find(struct super_block *sb, u64 pblk,
 		     struct rlfs_rc_irec *rec);
 int rlfs_rctree_reserve(handle_t *handle, struct super_block *sb, u64 pblk,
@@ -518,7 +542,6 @@ int rlfs_set_entry(handle_t *handle, struct inode *dir,
 		   struct buffer_head *bh, struct rlfs_dirent *de,
 		   struct inode *inode);
 int rlfs_empty_dir(struct inode *dir);
-u8 rlfs_mode_to_ftype(umode_t mode);
 
 /* namei.c */
 extern const struct inode_operations rlfs_dir_inode_operations;
@@ -537,7 +560,7 @@ int rlfs_xattr_delete_inode(handle_t *handle, struct inode *inode);
 int rlfs_init_security(handle_t *handle, struct inode *inode,
 		       struct inode *dir, const struct qstr *qstr);
 
-/* netlink.c: the generic netlink family; see the spec for the fields. */
+/* event.c: events on the multicast group; see the spec for the fields. */
 struct rlfs_event {
 	u32	type;		/* REFLINKFS_EVENT_TYPE_* */
 	u64	ino;
@@ -547,12 +570,18 @@ struct rlfs_event {
 	u64	blocks;
 	u64	block;
 };
+enum { RLFS_MCGRP_EVENTS };	/* the family's multicast groups */
+struct genl_family;
+void rlfs_events_start(const struct genl_family *family);
+void rlfs_events_stop(void);
 void rlfs_notify(struct super_block *sb, const struct rlfs_event *ev);
 void rlfs_note_cow(handle_t *handle, struct inode *inode, u64 blocks);
 void rlfs_notify_commit(struct super_block *sb, tid_t tid);
+void rlfs_drop_cow_notes(struct super_block *sb);
+
+/* netlink.c: the generic netlink family and the list of instances. */
 void rlfs_instance_add(struct super_block *sb);
 void rlfs_instance_del(struct super_block *sb);
-void rlfs_instance_release(struct super_block *sb);
 int rlfs_netlink_init(void);
 void rlfs_netlink_exit(void);
 

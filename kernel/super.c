@@ -55,30 +55,23 @@ static void rlfs_error_work(struct work_struct *work)
 {
 	struct rlfs_sb_info *sbi = container_of(work, struct rlfs_sb_info,
 						s_error_work);
+	struct rlfs_super_edit edit = { .state_set = RLFS_STATE_ERROR };
 	struct super_block *sb = sbi->s_sb;
-	struct rlfs_super *rsb = sbi->s_rsb;
 	handle_t *handle;
 
-	if (le32_to_cpu(rsb->s_state) & RLFS_STATE_ERROR)
+	if (le32_to_cpu(sbi->s_rsb->s_state) & RLFS_STATE_ERROR)
 		return;
 	if (!sb_start_intwrite_trylock(sb)) {
 		/*
 		 * Frozen: the journal is empty and the superblock is written
 		 * directly at thaw, so setting the bit in memory is enough.
 		 */
-		lock_buffer(sbi->s_sbh);
-		rsb->s_state |= cpu_to_le32(RLFS_STATE_ERROR);
-		rlfs_super_csum_set(sb);
-		unlock_buffer(sbi->s_sbh);
+		rlfs_super_update_nojournal(sb, &edit);
 		return;
 	}
 	handle = rlfs_journal_start(sb, RLFS_SB_CREDITS);
 	if (!IS_ERR(handle)) {
-		rsb = rlfs_super_begin(handle, sb);
-		if (!IS_ERR(rsb)) {
-			rsb->s_state |= cpu_to_le32(RLFS_STATE_ERROR);
-			rlfs_super_end(handle, sb);
-		}
+		rlfs_super_update(handle, sb, &edit);
 		rlfs_journal_stop(handle);
 	}
 	sb_end_intwrite(sb);
@@ -123,134 +116,22 @@ void __rlfs_corrupt(struct super_block *sb, const char *func, u64 blocknr,
 	}
 }
 
-/* ---- superblock writes ---------------------------------------------- */
-
-void rlfs_super_csum_set(struct super_block *sb)
-{
-	struct rlfs_super *rsb = RLFS_SB(sb)->s_rsb;
-
-	rsb->s_crc = cpu_to_le32(rlfs_crc(rsb, sizeof(*rsb),
-					  offsetof(struct rlfs_super, s_crc)));
-}
-
-/*
- * Write the superblock directly, bypassing the journal: only when the
- * journal is flushed with updates locked, destroyed, or not loaded.
- */
-int rlfs_commit_super(struct super_block *sb, bool sync)
-{
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	struct rlfs_super *rsb = sbi->s_rsb;
-	struct buffer_head *sbh = sbi->s_sbh;
-	int err = 0;
-
-	lock_buffer(sbh);
-	rsb->s_free_blocks =
-		cpu_to_le64(percpu_counter_sum_positive(&sbi->s_free_blocks));
-	rsb->s_free_inodes =
-		cpu_to_le64(percpu_counter_sum_positive(&sbi->s_free_inodes));
-	rsb->s_write_time = cpu_to_le64(ktime_get_real_seconds());
-	spin_lock(&sbi->s_gen_lock);
-	rsb->s_next_generation = cpu_to_le32(sbi->s_next_generation);
-	spin_unlock(&sbi->s_gen_lock);
-	rlfs_super_csum_set(sb);
-	if (buffer_write_io_error(sbh) || !buffer_uptodate(sbh)) {
-		/* A previous write failed: the in-memory copy is still good. */
-		clear_buffer_write_io_error(sbh);
-		set_buffer_uptodate(sbh);
-	}
-	unlock_buffer(sbh);
-	mark_buffer_dirty(sbh);
-	if (sync) {
-		err = sync_dirty_buffer(sbh);
-		if (err)
-			rlfs_err(sb, "block 0: superblock write failed: %d",
-				 err);
-	}
-	return err;
-}
-
-/**
- * rlfs_super_begin - start changing the superblock in a transaction
- * @handle: the running handle (RLFS_SB_CREDITS for the superblock)
- * @sb: the filesystem
- *
- * Gets journal write access to block 0 and locks its buffer.  The
- * caller changes fields of the returned structure and calls
- * rlfs_super_end(); the one way the superblock changes in a transaction.
- * Returns the superblock or ERR_PTR(-errno) (then nothing is locked).
- */
-struct rlfs_super *rlfs_super_begin(handle_t *handle, struct super_block *sb)
-{
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	int err;
-
-	err = rlfs_journal_get_write_access(handle, sb, sbi->s_sbh);
-	if (err)
-		return ERR_PTR(err);
-	lock_buffer(sbi->s_sbh);
-	return sbi->s_rsb;
-}
-
-/* Checksum, unlock and journal the superblock rlfs_super_begin() gave. */
-int rlfs_super_end(handle_t *handle, struct super_block *sb)
-{
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-
-	rlfs_super_csum_set(sb);
-	unlock_buffer(sbi->s_sbh);
-	return rlfs_journal_dirty(handle, sbi->s_sbh);
-}
-
-/**
- * rlfs_set_ro_compat - record a read-only compatible feature in use
- * @handle: the transaction that writes the first structure needing it
- * @sb: the filesystem
- * @feature: RLFS_FEATURE_RO_COMPAT_* bit
- *
- * Nothing to do (and no credit used) when the bit is already set.
- * Returns 0 or -errno.
- */
-int rlfs_set_ro_compat(handle_t *handle, struct super_block *sb, u64 feature)
-{
-	struct rlfs_super *rsb;
-
-	if (rlfs_ro_compat(sb) & feature)
-		return 0;
-	rsb = rlfs_super_begin(handle, sb);
-	if (IS_ERR(rsb))
-		return PTR_ERR(rsb);
-	rsb->s_feature_ro_compat |= cpu_to_le64(feature);
-	return rlfs_super_end(handle, sb);
-}
-
 /* Set and clear s_state bits inside a transaction. */
 static int rlfs_journal_state(struct super_block *sb, u32 set, u32 clear,
 			      bool count_mount)
 {
-	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	struct rlfs_super *rsb;
+	struct rlfs_super_edit edit = {
+		.what = RLFS_SE_STAMP | (count_mount ? RLFS_SE_MOUNT : 0),
+		.state_set = set,
+		.state_clear = clear,
+	};
 	handle_t *handle;
 	int err, err2;
 
 	handle = rlfs_journal_start(sb, RLFS_SB_CREDITS);
 	if (IS_ERR(handle))
 		return PTR_ERR(handle);
-	rsb = rlfs_super_begin(handle, sb);
-	err = PTR_ERR_OR_ZERO(rsb);
-	if (!err) {
-		rsb->s_state = cpu_to_le32((le32_to_cpu(rsb->s_state) & ~clear) |
-					   set);
-		if (count_mount) {
-			le32_add_cpu(&rsb->s_mount_count, 1);
-			rsb->s_mount_time = cpu_to_le64(ktime_get_real_seconds());
-		}
-		spin_lock(&sbi->s_gen_lock);
-		rsb->s_next_generation = cpu_to_le32(sbi->s_next_generation);
-		spin_unlock(&sbi->s_gen_lock);
-		rsb->s_write_time = cpu_to_le64(ktime_get_real_seconds());
-		err = rlfs_super_end(handle, sb);
-	}
+	err = rlfs_super_update(handle, sb, &edit);
 	err2 = rlfs_journal_stop(handle);
 	return err ? err : err2;
 }
@@ -285,7 +166,7 @@ static void rlfs_put_super(struct super_block *sb)
 	}
 	/* After the last commit and its events: the unmount is the last. */
 	rlfs_instance_del(sb);
-	rlfs_instance_release(sb);
+	rlfs_drop_cow_notes(sb);
 	/* After an abort the buffer may hold uncommitted changes: leave it. */
 	if (!sb_rdonly(sb) && !aborted)
 		rlfs_commit_clean_super(sb);
@@ -363,12 +244,12 @@ static int rlfs_statfs(struct dentry *dentry, struct kstatfs *buf)
 	buf->f_type = RLFS_SUPER_MAGIC;
 	buf->f_bsize = RLFS_BLOCK_SIZE;
 	buf->f_frsize = RLFS_BLOCK_SIZE;
-	buf->f_blocks = sbi->s_blocks - sbi->s_data_start;
+	buf->f_blocks = sbi->s_geom.blocks - sbi->s_geom.data_start;
 	buf->f_bfree = percpu_counter_sum_positive(&sbi->s_free_blocks);
 	/* The reserved pool is free but not available to users. */
 	buf->f_bavail = buf->f_bfree > sbi->s_resv_blocks ?
 			buf->f_bfree - sbi->s_resv_blocks : 0;
-	buf->f_files = sbi->s_inodes - 1;
+	buf->f_files = sbi->s_geom.inodes - 1;
 	buf->f_ffree = percpu_counter_sum_positive(&sbi->s_free_inodes);
 	buf->f_namelen = RLFS_NAME_LEN;
 	memcpy(fsid, sbi->s_rsb->s_uuid, sizeof(fsid));
@@ -467,119 +348,39 @@ static int rlfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
 
 /* ---- mount ---------------------------------------------------------- */
 
-/* Check the superblock's own fields and geometry, as mkfs lays it out. */
+/*
+ * Verify the superblock (rlfs_verify_super()) against the device and
+ * take its geometry.  A missing magic is reported only when not @silent.
+ */
 static int rlfs_check_super(struct super_block *sb, struct rlfs_super *rsb,
 			    bool silent)
 {
 	struct rlfs_sb_info *sbi = RLFS_SB(sb);
-	u64 blocks = le64_to_cpu(rsb->s_blocks);
-	u64 inodes = le64_to_cpu(rsb->s_inodes);
-	u64 jstart = le64_to_cpu(rsb->s_journal_start);
-	u64 jblocks = le64_to_cpu(rsb->s_journal_blocks);
-	u64 bstart = le64_to_cpu(rsb->s_bbitmap_start);
-	u64 bblocks = le64_to_cpu(rsb->s_bbitmap_blocks);
-	u64 istart = le64_to_cpu(rsb->s_ibitmap_start);
-	u64 iblocks = le64_to_cpu(rsb->s_ibitmap_blocks);
-	u64 tstart = le64_to_cpu(rsb->s_itable_start);
-	u64 tblocks = le64_to_cpu(rsb->s_itable_blocks);
-	u64 dstart = le64_to_cpu(rsb->s_data_start);
 	u64 devblocks = bdev_nr_bytes(sb->s_bdev) >> RLFS_BLOCK_BITS;
+	struct rlfs_geom *g = &sbi->s_geom;
+	const char *why;
+	int error;
 	u64 v;
-	u32 crc;
 
-	if (le32_to_cpu(rsb->s_magic) != RLFS_SUPER_MAGIC) {
-		if (!silent)
-			rlfs_err(sb, "not a reflinkfs filesystem");
-		return -EINVAL;
+	rlfs_geom_from_super(rsb, g);
+	why = rlfs_verify_super(rsb, devblocks, &error);
+	if (why) {
+		if (silent && le32_to_cpu(rsb->s_magic) != RLFS_SUPER_MAGIC)
+			return -EINVAL;
+		rlfs_err(sb, "block 0: %s (version %u, block size %u, %llu blocks, %llu inodes, journal %llu+%llu, data at %llu, features 0x%llx/0x%llx; device %llu blocks)",
+			 why, le32_to_cpu(rsb->s_version),
+			 le32_to_cpu(rsb->s_block_size), g->blocks, g->inodes,
+			 g->journal_start, g->journal_blocks, g->data_start,
+			 le64_to_cpu(rsb->s_feature_incompat),
+			 le64_to_cpu(rsb->s_feature_ro_compat), devblocks);
+		return -error;
 	}
-	crc = rlfs_crc(rsb, sizeof(*rsb), offsetof(struct rlfs_super, s_crc));
-	if (le32_to_cpu(rsb->s_crc) != crc) {
-		rlfs_err(sb, "block 0: bad superblock checksum 0x%08x, expected 0x%08x",
-			 le32_to_cpu(rsb->s_crc), crc);
-		return -EFSCORRUPTED;
-	}
-	if (le64_to_cpu(rsb->s_blocknr) != RLFS_SUPER_BLOCKNR) {
-		rlfs_err(sb, "block 0: superblock says it is block %llu",
-			 le64_to_cpu(rsb->s_blocknr));
-		return -EFSCORRUPTED;
-	}
-	if (le32_to_cpu(rsb->s_version) != RLFS_VERSION) {
-		rlfs_err(sb, "unsupported format version %u (this driver: %u)",
-			 le32_to_cpu(rsb->s_version), RLFS_VERSION);
-		return -EINVAL;
-	}
-	if (le32_to_cpu(rsb->s_block_size) != RLFS_BLOCK_SIZE) {
-		rlfs_err(sb, "unsupported block size %u",
-			 le32_to_cpu(rsb->s_block_size));
-		return -EINVAL;
-	}
-	v = le64_to_cpu(rsb->s_feature_incompat) & ~RLFS_FEATURE_INCOMPAT_SUPP;
-	if (v) {
-		rlfs_err(sb, "unsupported incompatible features 0x%llx", v);
-		return -EINVAL;
-	}
-	v = le64_to_cpu(rsb->s_feature_ro_compat) & ~RLFS_FEATURE_RO_COMPAT_SUPP;
+	v = rlfs_super_ro_unknown(rsb);
 	if (v && !sb_rdonly(sb)) {
 		rlfs_err(sb, "unsupported read-only compatible features 0x%llx; mount read-only",
 			 v);
 		return -EINVAL;
 	}
-
-	if (inodes % RLFS_INODES_PER_BLOCK || inodes < 2 ||
-	    inodes > (1ULL << 32)) {
-		rlfs_err(sb, "bad inode count %llu", inodes);
-		return -EFSCORRUPTED;
-	}
-	if (blocks > (1ULL << 32)) {
-		rlfs_err(sb, "bad block count %llu", blocks);
-		return -EFSCORRUPTED;
-	}
-	if (jblocks < RLFS_MIN_JOURNAL_BLOCKS ||
-	    jblocks > RLFS_MAX_JOURNAL_BLOCKS) {
-		rlfs_err(sb, "bad journal size %llu blocks", jblocks);
-		return -EFSCORRUPTED;
-	}
-	if (bblocks != DIV_ROUND_UP_ULL(blocks, RLFS_BITS_PER_BITMAP) ||
-	    iblocks != DIV_ROUND_UP_ULL(inodes, RLFS_BITS_PER_BITMAP) ||
-	    tblocks != inodes / RLFS_INODES_PER_BLOCK) {
-		rlfs_err(sb, "bitmap or inode table sizes (%llu, %llu, %llu blocks) do not match %llu blocks and %llu inodes",
-			 bblocks, iblocks, tblocks, blocks, inodes);
-		return -EFSCORRUPTED;
-	}
-	if (jstart != 1 || bstart != jstart + jblocks ||
-	    istart != bstart + bblocks || tstart != istart + iblocks ||
-	    dstart != tstart + tblocks || dstart >= blocks) {
-		rlfs_err(sb, "bad layout: journal %llu, bitmaps %llu/%llu, inode table %llu, data %llu of %llu blocks",
-			 jstart, bstart, istart, tstart, dstart, blocks);
-		return -EFSCORRUPTED;
-	}
-	if (le64_to_cpu(rsb->s_root_ino) != RLFS_ROOT_INO) {
-		rlfs_err(sb, "bad root inode %llu",
-			 le64_to_cpu(rsb->s_root_ino));
-		return -EFSCORRUPTED;
-	}
-	v = le64_to_cpu(rsb->s_orphan_head);
-	if (v && (v < RLFS_ROOT_INO || v >= inodes)) {
-		rlfs_err(sb, "bad orphan list head %llu", v);
-		return -EFSCORRUPTED;
-	}
-	if (blocks > devblocks) {
-		rlfs_err(sb, "device too small: %llu blocks, filesystem has %llu",
-			 devblocks, blocks);
-		return -EINVAL;
-	}
-
-	sbi->s_blocks = blocks;
-	sbi->s_inodes = inodes;
-	sbi->s_journal_start = jstart;
-	sbi->s_journal_blocks = jblocks;
-	sbi->s_bbitmap_start = bstart;
-	sbi->s_bbitmap_blocks = bblocks;
-	sbi->s_ibitmap_start = istart;
-	sbi->s_ibitmap_blocks = iblocks;
-	sbi->s_itable_start = tstart;
-	sbi->s_itable_blocks = tblocks;
-	sbi->s_data_start = dstart;
 	return 0;
 }
 
@@ -653,10 +454,10 @@ static int rlfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		err = -EROFS;
 		goto out_brelse;
 	}
-	sbi->s_block_cursor = sbi->s_data_start;
+	sbi->s_block_cursor = sbi->s_geom.data_start;
 	sbi->s_inode_cursor = RLFS_FIRST_INO;
-	sbi->s_resv_blocks = rlfs_resv_blocks_of(sbi->s_blocks -
-						 sbi->s_data_start);
+	sbi->s_resv_blocks = rlfs_resv_blocks_of(sbi->s_geom.blocks -
+						 sbi->s_geom.data_start);
 
 	err = percpu_counter_init(&sbi->s_free_blocks, 0, GFP_KERNEL);
 	if (err)
@@ -682,9 +483,7 @@ static int rlfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		goto out_free_inodes;
 	/* Replay may have rewritten block 0 in the buffer: check it again. */
 	if (le32_to_cpu(rsb->s_magic) != RLFS_SUPER_MAGIC ||
-	    le32_to_cpu(rsb->s_crc) != rlfs_crc(rsb, sizeof(*rsb),
-						offsetof(struct rlfs_super,
-							 s_crc))) {
+	    le32_to_cpu(rsb->s_crc) != rlfs_super_csum(rsb)) {
 		rlfs_err(sb, "block 0: superblock invalid after journal replay");
 		err = -EFSCORRUPTED;
 		goto out_journal;
@@ -746,7 +545,7 @@ out_root:
 out_journal:
 	flush_work(&sbi->s_error_work);
 	rlfs_journal_destroy(sb);
-	rlfs_instance_release(sb);
+	rlfs_drop_cow_notes(sb);
 out_free_inodes:
 	percpu_counter_destroy(&sbi->s_free_inodes);
 out_free_blocks:

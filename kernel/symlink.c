@@ -10,9 +10,6 @@
 #include <linux/string.h>
 #include "reflinkfs.h"
 
-#define RLFS_SLOW_SYMLINK_MAX \
-	(sizeof_field(struct rlfs_symlink_block, sl_target) - 1)
-
 /*
  * Store @target (@len bytes, no NUL) in the new symlink @inode, within the
  * caller's handle (RLFS_WRITE_CREDITS + 1 for a slow symlink).
@@ -70,17 +67,13 @@ static const char *rlfs_get_link(struct dentry *dentry, struct inode *inode,
 	struct rlfs_symlink_block *sl;
 	struct buffer_head *bh;
 	loff_t size = i_size_read(inode);
+	const char *why;
 	char *link;
 	int ret;
 
 	if (!dentry)
 		return ERR_PTR(-ECHILD);
 
-	if (size <= 0 || size > RLFS_SLOW_SYMLINK_MAX) {
-		rlfs_corrupt(sb, "inode %lu: bad symlink size %lld",
-			     inode->i_ino, size);
-		return ERR_PTR(-EFSCORRUPTED);
-	}
 	ret = rlfs_map_blocks(NULL, inode, &map, 0);
 	if (ret < 0)
 		return ERR_PTR(ret);
@@ -93,11 +86,12 @@ static const char *rlfs_get_link(struct dentry *dentry, struct inode *inode,
 	if (IS_ERR(bh))
 		return ERR_CAST(bh);
 	sl = (struct rlfs_symlink_block *)bh->b_data;
-	if (sl->sl_target[size] || strnlen(sl->sl_target, size) != size) {
+	why = rlfs_verify_symlink_block(sl, size);
+	if (why) {
 		rlfs_corrupt_block(sb, bh->b_blocknr,
-				   "block %llu: symlink %lu: target length does not match size %lld",
+				   "block %llu: symlink %lu: %s (size %lld)",
 				   (unsigned long long)bh->b_blocknr, inode->i_ino,
-				   size);
+				   why, size);
 		brelse(bh);
 		return ERR_PTR(-EFSCORRUPTED);
 	}

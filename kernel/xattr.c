@@ -38,40 +38,28 @@ static inline char *rlfs_xe_value(struct rlfs_xattr_entry *xe)
 }
 
 /*
- * Walk the entries of @data (@len bytes, entries from offset 0).  Returns
- * the number of bytes the list uses, or -1 if an entry crosses the end.
+ * Read and verify the xattr block of @inode (i_xattr_sem held); *@len is
+ * the number of bytes its entries use after the header.
  */
-static int rlfs_xattr_list_len(void *data, unsigned int len)
-{
-	unsigned int off = 0;
-
-	while (off + sizeof(struct rlfs_xattr_entry) <= len) {
-		struct rlfs_xattr_entry *xe = rlfs_xe_at(data, off);
-
-		if (!xe->xe_name_len)
-			break;
-		if (off + rlfs_xe_size(xe) > len)
-			return -1;
-		off += rlfs_xe_size(xe);
-	}
-	return off;
-}
-
-/* Read and verify the xattr block of @inode (i_xattr_sem held). */
-static struct buffer_head *rlfs_xattr_bread(struct inode *inode)
+static struct buffer_head *rlfs_xattr_bread(struct inode *inode,
+					    unsigned int *len)
 {
 	struct rlfs_inode_info *ei = RLFS_I(inode);
+	unsigned int off;
 	struct buffer_head *bh;
+	const char *why;
 
 	lockdep_assert_held(&ei->i_xattr_sem);
 	bh = rlfs_read_meta(inode->i_sb, ei->i_xattr_blk, RLFS_XATTR_MAGIC,
 			    inode->i_ino);
 	if (IS_ERR(bh))
 		return bh;
-	if (rlfs_xattr_list_len(bh->b_data + RLFS_XATTR_FIRST,
-				RLFS_XATTR_ROOM) < 0) {
-		rlfs_corrupt(inode->i_sb, "block %llu: xattr block of inode %lu: entry crosses the end of the block",
-			     (unsigned long long)bh->b_blocknr, inode->i_ino);
+	why = rlfs_verify_xattr_block(bh->b_data, &off, len);
+	if (why) {
+		rlfs_corrupt_block(inode->i_sb, bh->b_blocknr,
+				   "block %llu: xattr block of inode %lu: %s at offset %u",
+				   (unsigned long long)bh->b_blocknr,
+				   inode->i_ino, why, off);
 		brelse(bh);
 		return ERR_PTR(-EFSCORRUPTED);
 	}
@@ -105,6 +93,7 @@ static int rlfs_xattr_get(struct inode *inode, int index, const char *name,
 	struct rlfs_xattr_entry *xe;
 	struct buffer_head *bh;
 	size_t name_len = strlen(name);
+	unsigned int len;
 	size_t value_len;
 	int ret;
 
@@ -116,13 +105,13 @@ static int rlfs_xattr_get(struct inode *inode, int index, const char *name,
 		ret = -ENODATA;
 		goto out;
 	}
-	bh = rlfs_xattr_bread(inode);
+	bh = rlfs_xattr_bread(inode, &len);
 	if (IS_ERR(bh)) {
 		ret = PTR_ERR(bh);
 		goto out;
 	}
-	xe = rlfs_xattr_find(bh->b_data + RLFS_XATTR_FIRST, RLFS_XATTR_ROOM,
-			     index, name, name_len);
+	xe = rlfs_xattr_find(bh->b_data + RLFS_XATTR_FIRST, len, index, name,
+			     name_len);
 	if (!xe) {
 		ret = -ENODATA;
 	} else {
@@ -171,16 +160,14 @@ static int __rlfs_xattr_set(handle_t *handle, struct inode *inode, int index,
 
 	down_write(&ei->i_xattr_sem);
 	if (ei->i_xattr_blk) {
-		bh = rlfs_xattr_bread(inode);
+		bh = rlfs_xattr_bread(inode, &len);
 		if (IS_ERR(bh)) {
 			err = PTR_ERR(bh);
 			bh = NULL;
 			goto out;
 		}
-		old = rlfs_xattr_find(bh->b_data + RLFS_XATTR_FIRST,
-				      RLFS_XATTR_ROOM, index, name, name_len);
-		len = rlfs_xattr_list_len(bh->b_data + RLFS_XATTR_FIRST,
-					  RLFS_XATTR_ROOM);
+		old = rlfs_xattr_find(bh->b_data + RLFS_XATTR_FIRST, len,
+				      index, name, name_len);
 	}
 	if (old && (flags & XATTR_CREATE)) {
 		err = -EEXIST;
@@ -223,7 +210,7 @@ static int __rlfs_xattr_set(handle_t *handle, struct inode *inode, int index,
 
 		brelse(bh);
 		bh = NULL;
-		err = rlfs_free_meta_block(handle, inode, blk);
+		err = rlfs_free_meta_block(handle, inode->i_sb, inode, blk);
 		if (err)
 			goto out;
 		ei->i_xattr_blk = 0;
@@ -231,7 +218,8 @@ static int __rlfs_xattr_set(handle_t *handle, struct inode *inode, int index,
 		u32 count = 1;
 		u64 blk;
 
-		err = rlfs_alloc_blocks(handle, inode, 0, &count, &blk, 0);
+		err = rlfs_alloc_blocks(handle, inode->i_sb, inode, 0, &count,
+					&blk, 0);
 		if (err)
 			goto out;
 		bh = rlfs_new_meta(handle, sb, blk, RLFS_XATTR_MAGIC,
@@ -239,7 +227,7 @@ static int __rlfs_xattr_set(handle_t *handle, struct inode *inode, int index,
 		if (IS_ERR(bh)) {
 			err = PTR_ERR(bh);
 			bh = NULL;
-			rlfs_free_blocks(handle, inode, blk, 1);
+			rlfs_free_blocks(handle, inode->i_sb, inode, blk, 1);
 			goto out;
 		}
 		memcpy(bh->b_data + RLFS_XATTR_FIRST, buf, used);
@@ -355,19 +343,15 @@ ssize_t rlfs_listxattr(struct dentry *dentry, char *buffer, size_t size)
 	struct buffer_head *bh;
 	unsigned int off, len;
 	ssize_t total = 0;
-	int ret;
 
 	down_read(&ei->i_xattr_sem);
 	if (!ei->i_xattr_blk)
 		goto out;
-	bh = rlfs_xattr_bread(inode);
+	bh = rlfs_xattr_bread(inode, &len);
 	if (IS_ERR(bh)) {
 		total = PTR_ERR(bh);
 		goto out;
 	}
-	ret = rlfs_xattr_list_len(bh->b_data + RLFS_XATTR_FIRST,
-				  RLFS_XATTR_ROOM);
-	len = ret;
 	for (off = 0; off < len; ) {
 		struct rlfs_xattr_entry *xe;
 		const char *prefix;
@@ -425,7 +409,7 @@ int rlfs_xattr_delete_inode(handle_t *handle, struct inode *inode)
 		goto out;
 	}
 	brelse(bh);
-	err = rlfs_free_meta_block(handle, inode, blk);
+	err = rlfs_free_meta_block(handle, inode->i_sb, inode, blk);
 	if (!err)
 		ei->i_xattr_blk = 0;
 out:

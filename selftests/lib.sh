@@ -186,7 +186,7 @@ dmesg_expect() {
 	fi
 }
 
-# ---- raw device access (offsets from include/reflinkfs_format.h) ------------
+# ---- raw device access (offsets from kernel/libreflinkfs/rlfs_format.h) ------------
 
 SB_MAGIC_OFF=0		# __le32 s_magic
 SB_LABEL_OFF=64		# char s_label[32] (s_uuid is 48..63)

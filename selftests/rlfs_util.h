@@ -60,7 +60,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
-#include "reflinkfs_format.h"
+#include "rlfs_format.h"
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 

@@ -14,32 +14,13 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "reflinkfs_format.h"
+#include "rlfs_core.h"
 
 #define RLFS_PRINTF(a, b)	__attribute__((format(printf, a, b)))
 
 /* ---- checksums ---------------------------------------------------- */
 
-/* Kernel crc32c(seed, buf, len): reflected Castagnoli, no final xor. */
-uint32_t rlfs_crc32c(uint32_t crc, const void *buf, size_t len);
-/* crc32c from RLFS_CRC_SEED over len bytes, the __le32 at crc_off as 0. */
-uint32_t rlfs_csum_skip(const void *buf, size_t len, size_t crc_off);
-
-uint32_t rlfs_super_csum(const struct rlfs_super *sb);
-uint32_t rlfs_inode_csum(const struct rlfs_inode *ino);
-uint32_t rlfs_block_csum(const void *block);	/* RLFS_BLOCK_SIZE bytes */
-
-bool rlfs_super_csum_ok(const struct rlfs_super *sb);
-bool rlfs_inode_csum_ok(const struct rlfs_inode *ino);
-bool rlfs_block_csum_ok(const void *block);
-
-void rlfs_super_set_csum(struct rlfs_super *sb);
-void rlfs_inode_set_csum(struct rlfs_inode *ino);
-void rlfs_block_set_csum(void *block);
-
-/* Fill a metadata block header (the crc is set by rlfs_block_set_csum). */
-void rlfs_block_header_init(void *block, uint32_t magic, uint64_t blocknr,
-			    uint64_t owner);
+/* Checksums, block headers and their verifiers: rlfs_core.h. */
 
 /* ---- bitmaps (little-endian bit order within bytes) ---------------- */
 
@@ -60,43 +41,7 @@ static inline void rlfs_clear_bit(uint8_t *bits, uint64_t nr)
 
 /* ---- geometry ----------------------------------------------------- */
 
-struct rlfs_geom {
-	uint64_t blocks;
-	uint64_t inodes;
-	uint64_t journal_start;
-	uint64_t journal_blocks;
-	uint64_t bbitmap_start;
-	uint64_t bbitmap_blocks;
-	uint64_t ibitmap_start;
-	uint64_t ibitmap_blocks;
-	uint64_t itable_start;
-	uint64_t itable_blocks;
-	uint64_t data_start;
-};
-
-/* Smallest data area mkfs accepts, in blocks. */
-#define RLFS_MIN_DATA_BLOCKS	16ULL
-#define RLFS_MIN_INODES		64ULL
-#define RLFS_MAX_INODES		(1ULL << 32)
-/* jbd2 without its 64bit feature stores 32-bit block numbers. */
-#define RLFS_MAX_BLOCKS		(1ULL << 32)
-
-static inline uint64_t rlfs_div_round_up(uint64_t n, uint64_t d)
-{
-	return n / d + (n % d != 0);
-}
-
-uint64_t rlfs_default_journal_blocks(uint64_t blocks);
-/* blocks / 4, clamped to [RLFS_MIN_INODES, RLFS_MAX_INODES], rounded. */
-uint64_t rlfs_default_inodes(uint64_t blocks);
-/* Round up to a multiple of RLFS_INODES_PER_BLOCK, at least the minimum. */
-uint64_t rlfs_round_inodes(uint64_t inodes);
-/*
- * From g->blocks, g->inodes and g->journal_blocks compute every region.
- * Returns false if the regions do not fit in 64 bits (never for sane input).
- */
-bool rlfs_geom_layout(struct rlfs_geom *g);
-void rlfs_geom_from_super(const struct rlfs_super *sb, struct rlfs_geom *g);
+/* struct rlfs_geom, the limits and the layout: rlfs_core.h. */
 
 /* ---- superblock / journal validation ------------------------------ */
 
@@ -104,11 +49,9 @@ typedef void (*rlfs_report_fn)(void *arg, const char *fmt, ...)
 	RLFS_PRINTF(2, 3);
 
 /*
- * Check everything the superblock says on its own (magic excepted, the
- * caller tests it first): crc, own block number, version, block size,
- * features, geometry.  Each problem is passed to report.  Returns the
- * number of problems; *geom_ok is false when the region fields cannot be
- * trusted to read the rest of the filesystem.
+ * Report rlfs_verify_super()'s verdict and unknown read-only features.
+ * Returns the number of problems; *geom_ok is false when the region
+ * fields cannot be trusted to read the rest of the filesystem.
  */
 unsigned int rlfs_check_super(const struct rlfs_super *sb,
 			      rlfs_report_fn report, void *arg, bool *geom_ok);
@@ -170,15 +113,6 @@ unsigned int rlfs_check_jbd2_super(const void *block, uint64_t jblk,
 				   uint64_t journal_blocks,
 				   rlfs_report_fn report, void *arg,
 				   bool *needs_recovery);
-
-/* ---- inodes ------------------------------------------------------- */
-
-/* RLFS_FT_* of an i_mode, or -1 for an unknown file type. */
-int rlfs_mode_to_ftype(uint16_t mode);
-const char *rlfs_ftype_name(int ftype);
-
-#define RLFS_KNOWN_FL	(RLFS_SECRM_FL | RLFS_USER_FL_MASK | \
-			 RLFS_FAST_SYMLINK_FL | RLFS_SNAPSHOT_FL)
 
 /* ---- devices ------------------------------------------------------ */
 

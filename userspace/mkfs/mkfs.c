@@ -19,6 +19,8 @@
 
 static const char *progname = "mkfs.reflinkfs";
 
+#define BLOCK_KIB	(RLFS_BLOCK_SIZE / 1024)
+
 struct mkfs_opts {
 	bool		force;
 	const char	*label;
@@ -31,18 +33,19 @@ struct mkfs_opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [-f] [-L label] [-b 4096] [-N inodes] "
+		"Usage: %s [-f] [-L label] [-b %u] [-N inodes] "
 		"[-J journal_blocks] DEVICE|FILE [BLOCKS]\n"
 		"  -f              overwrite an existing filesystem without "
 		"asking\n"
 		"  -L label        volume label (at most %d bytes)\n"
-		"  -b block_size   block size, only 4096 is supported\n"
+		"  -b block_size   block size, only %u is supported\n"
 		"  -N inodes       number of inodes (default: one per 16 KiB)\n"
-		"  -J blocks       journal size in 4 KiB blocks (%llu..%llu)\n"
-		"  BLOCKS          filesystem size in 4 KiB blocks "
+		"  -J blocks       journal size in %u KiB blocks (%llu..%llu)\n"
+		"  BLOCKS          filesystem size in %u KiB blocks "
 		"(default: whole device)\n",
-		progname, RLFS_LABEL_LEN - 1, RLFS_MIN_JOURNAL_BLOCKS,
-		RLFS_MAX_JOURNAL_BLOCKS);
+		progname, RLFS_BLOCK_SIZE, RLFS_LABEL_LEN - 1, RLFS_BLOCK_SIZE,
+		BLOCK_KIB, RLFS_MIN_JOURNAL_BLOCKS, RLFS_MAX_JOURNAL_BLOCKS,
+		BLOCK_KIB);
 }
 
 static void RLFS_PRINTF(1, 2) die(const char *fmt, ...)
@@ -129,8 +132,9 @@ static void compute_geom(const struct mkfs_opts *o, uint64_t blocks,
 
 /*
  * Smallest size for which the metadata plus RLFS_MIN_DATA_BLOCKS fit.
- * data_start grows with the size, so iterate size = data_start(size) + 16
- * from below: the sequence increases to the least solution.
+ * data_start grows with the size, so iterate size = data_start(size) +
+ * RLFS_MIN_DATA_BLOCKS from below: the sequence increases to the least
+ * solution.
  */
 static uint64_t min_blocks(const struct mkfs_opts *o)
 {
@@ -147,24 +151,28 @@ static uint64_t min_blocks(const struct mkfs_opts *o)
 	return n;
 }
 
-/* Refuse sizes mkfs cannot handle, naming the limits. */
+/*
+ * Refuse a geometry the format core refuses (rlfs_verify_geom()); one
+ * too small for the metadata is told the least size that fits.
+ */
 static void check_size(const struct mkfs_opts *o, const char *path)
 {
 	struct rlfs_geom g;
+	const char *why;
 	uint64_t need;
 
-	if (o->blocks > RLFS_MAX_BLOCKS)
-		die("%s: %" PRIu64 " blocks is more than the maximum of %llu "
-		    "(16 TiB); give a smaller BLOCKS", path, o->blocks,
-		    RLFS_MAX_BLOCKS);
 	compute_geom(o, o->blocks, &g);
-	if (g.data_start + RLFS_MIN_DATA_BLOCKS > g.blocks) {
-		need = min_blocks(o);
+	why = rlfs_verify_geom(&g);
+	if (!why)
+		return;
+	need = min_blocks(o);
+	if (g.blocks < need)
 		die("%s: %" PRIu64 " blocks (%" PRIu64 " KiB) is too small: "
 		    "at least %" PRIu64 " blocks (%" PRIu64 " KiB) are needed "
 		    "with this journal size and inode count", path,
-		    g.blocks, g.blocks * 4, need, need * 4);
-	}
+		    g.blocks, g.blocks * BLOCK_KIB, need, need * BLOCK_KIB);
+	die("%s: cannot make a filesystem of %" PRIu64 " blocks: %s", path,
+	    g.blocks, why);
 }
 
 #define PROBE_BYTES	(65600 + 8)
@@ -182,7 +190,8 @@ static const char *probe_fs(struct rlfs_dev *dev)
 		die("%s: cannot read: %s", dev->path, strerror(-n));
 	memset(buf + n, 0, sizeof(buf) - n);
 
-	if (le32toh(sb->s_magic) == RLFS_SUPER_MAGIC && rlfs_super_csum_ok(sb))
+	if (le32toh(sb->s_magic) == RLFS_SUPER_MAGIC &&
+	    le32toh(sb->s_crc) == rlfs_super_csum(sb))
 		return "reflinkfs";
 	if (buf[1080] == 0x53 && buf[1081] == 0xef) {
 		compat = buf[1024 + 0x5c] | buf[1024 + 0x5d] << 8;
@@ -279,9 +288,9 @@ static void make_root_inode(struct rlfs_inode *ri, const struct timespec *now)
 		htole32((uint32_t)now->tv_nsec);
 	ri->i_generation = 0;
 	ri->i_parent = htole64(RLFS_ROOT_INO);
-	ri->i_eh.eh_entries = 0;
-	ri->i_eh.eh_max = htole16(RLFS_INODE_ROOT_ENTRIES);
-	ri->i_eh.eh_depth = 0;
+	ri->i_eh.bt_entries = 0;
+	ri->i_eh.bt_max = htole16(RLFS_INODE_ROOT_ENTRIES);
+	ri->i_eh.bt_depth = 0;
 	rlfs_inode_set_csum(ri);
 }
 
@@ -305,7 +314,7 @@ static void make_super(struct rlfs_super *sb, const struct rlfs_geom *g,
 	sb->s_blocks = htole64(g->blocks);
 	sb->s_inodes = htole64(g->inodes);
 	sb->s_free_blocks = htole64(g->blocks - g->data_start);
-	sb->s_free_inodes = htole64(g->inodes - 2);
+	sb->s_free_inodes = htole64(g->inodes - RLFS_FIRST_INO);
 	sb->s_journal_start = htole64(g->journal_start);
 	sb->s_journal_blocks = htole64(g->journal_blocks);
 	sb->s_bbitmap_start = htole64(g->bbitmap_start);
@@ -430,7 +439,7 @@ int main(int argc, char **argv)
 	write_bitmap(&dev, g.bbitmap_start, g.bbitmap_blocks, g.data_start,
 		     g.blocks, "block bitmap");
 	write_bitmap(&dev, g.ibitmap_start, g.ibitmap_blocks,
-		     RLFS_ROOT_INO + 1, g.inodes, "inode bitmap");
+		     RLFS_FIRST_INO, g.inodes, "inode bitmap");
 
 	memset(blk, 0, RLFS_BLOCK_SIZE);
 	make_root_inode((struct rlfs_inode *)blk + RLFS_ROOT_INO, &now);
@@ -453,12 +462,12 @@ int main(int argc, char **argv)
 
 	rlfs_uuid_unparse(uuid, uuid_str);
 	printf("Created reflinkfs on %s\n", o.path);
-	printf("  blocks:  %" PRIu64 " x 4 KiB (%" PRIu64 " MiB), data "
-	       "area starts at block %" PRIu64 "\n", g.blocks,
-	       g.blocks / 256, g.data_start);
+	printf("  blocks:  %" PRIu64 " x %u KiB (%" PRIu64 " MiB), data "
+	       "area starts at block %" PRIu64 "\n", g.blocks, BLOCK_KIB,
+	       g.blocks * BLOCK_KIB / 1024, g.data_start);
 	printf("  inodes:  %" PRIu64 "\n", g.inodes);
 	printf("  journal: %" PRIu64 " blocks (%" PRIu64 " MiB)\n",
-	       g.journal_blocks, g.journal_blocks / 256);
+	       g.journal_blocks, g.journal_blocks * BLOCK_KIB / 1024);
 	printf("  feature: refcount (empty refcount tree), snapshot\n");
 	printf("  label:   %s\n", o.label ? o.label : "(none)");
 	printf("  UUID:    %s\n", uuid_str);

@@ -106,7 +106,7 @@ static uint64_t new_inode(uint16_t mode, uint32_t nlink, uint64_t parent)
 	ri->i_mtime_ns = htole32(999999999);
 	if (S_ISDIR(mode))
 		ri->i_parent = htole64(parent);
-	ri->i_eh.eh_max = htole16(RLFS_INODE_ROOT_ENTRIES);
+	ri->i_eh.bt_max = htole16(RLFS_INODE_ROOT_ENTRIES);
 	return ino;
 }
 
@@ -123,8 +123,8 @@ static struct rlfs_refcount_block *new_rc_block(unsigned int depth,
 
 	*b = new_meta_block(RLFS_REFCOUNT_MAGIC, 0);
 	rb = blk(*b);
-	rb->rb_rh.rh_max = htole16(RLFS_REFCOUNT_BLOCK_ENTRIES);
-	rb->rb_rh.rh_depth = htole16(depth);
+	rb->rb_rh.bt_max = htole16(RLFS_REFCOUNT_BLOCK_ENTRIES);
+	rb->rb_rh.bt_depth = htole16(depth);
 	return rb;
 }
 
@@ -132,35 +132,35 @@ static struct rlfs_refcount_block *new_rc_block(unsigned int depth,
 static void rc_rec_add(struct rlfs_refcount_block *rb, uint64_t start,
 		       uint32_t len, uint32_t refcount)
 {
-	unsigned int n = le16toh(rb->rb_rh.rh_entries);
+	unsigned int n = le16toh(rb->rb_rh.bt_entries);
 
 	rb->rb_rec[n].rc_start = htole64(start);
 	rb->rb_rec[n].rc_len = htole32(len);
 	rb->rb_rec[n].rc_refcount = htole32(refcount);
-	rb->rb_rh.rh_entries = htole16(n + 1);
+	rb->rb_rh.bt_entries = htole16(n + 1);
 }
 
 /* Append an index to a refcount index node. */
 static void rc_idx_add(struct rlfs_refcount_block *rb, uint64_t key,
 		       uint64_t child)
 {
-	unsigned int n = le16toh(rb->rb_rh.rh_entries);
+	unsigned int n = le16toh(rb->rb_rh.bt_entries);
 
 	rb->rb_idx[n].ri_start = htole64(key);
 	rb->rb_idx[n].ri_blk = htole64(child);
-	rb->rb_rh.rh_entries = htole16(n + 1);
+	rb->rb_rh.bt_entries = htole16(n + 1);
 }
 
 /* Append an extent to a leaf (inode root or extent block header). */
-static void leaf_add(struct rlfs_extent_header *eh, struct rlfs_extent *ext,
+static void leaf_add(struct rlfs_btree_header *eh, struct rlfs_extent *ext,
 		     uint32_t lblk, uint32_t len, uint64_t pblk)
 {
-	unsigned int n = le16toh(eh->eh_entries);
+	unsigned int n = le16toh(eh->bt_entries);
 
 	ext[n].e_lblk = htole32(lblk);
 	ext[n].e_len = htole32(len);
 	ext[n].e_pblk = htole64(pblk);
-	eh->eh_entries = htole16(n + 1);
+	eh->bt_entries = htole16(n + 1);
 }
 
 /* Map fresh data blocks into an inode with a depth-0 root. */
@@ -280,7 +280,8 @@ static const char *const scenarios[] = {
 	"root-ref", "dir-hardlink", "rc-count", "rc-missing", "rc-free",
 	"rc-unsorted", "rc-bitmap", "rc-key", "rc-depth", "rc-claimed",
 	"snap-feature", "snap-origin", "snap-self", "snap-lineage",
-	"snap-dir", "snap-notsnap",
+	"snap-dir", "snap-notsnap", "ext-lblk-limit", "dir-names",
+	"dir-crc", "inode-crc", "ext-root-crc",
 	NULL,
 };
 
@@ -302,8 +303,8 @@ int main(int argc, char **argv)
 	int fd;
 
 	if (argc == 3 && !strcmp(argv[1], "-c")) {
-		printf("%08x\n", rlfs_crc32c(RLFS_CRC_SEED, argv[2],
-					     strlen(argv[2])));
+		printf("%08x\n", crc32c(RLFS_CRC_SEED, argv[2],
+					strlen(argv[2])));
 		return 0;
 	}
 	if (argc == 2 && !strcmp(argv[1], "-l")) {
@@ -351,14 +352,14 @@ int main(int argc, char **argv)
 	eb2 = new_meta_block(RLFS_EXTENT_MAGIC, big);
 	e1 = blk(eb1);
 	e2 = blk(eb2);
-	e1->eb_eh.eh_max = e2->eb_eh.eh_max =
+	e1->eb_eh.bt_max = e2->eb_eh.bt_max =
 		htole16(RLFS_EXTENT_BLOCK_ENTRIES);
-	bi->i_eh_idx.eh_depth = htole16(1);
+	bi->i_eh_idx.bt_depth = htole16(1);
 	bi->i_idx[0].ei_lblk = htole32(0);
 	bi->i_idx[0].ei_blk = htole64(eb1);
 	bi->i_idx[1].ei_lblk = htole32(100);
 	bi->i_idx[1].ei_blk = htole64(eb2);
-	bi->i_eh_idx.eh_entries = htole16(2);
+	bi->i_eh_idx.bt_entries = htole16(2);
 	big_a = alloc_blocks(3);
 	leaf_add(&e1->eb_eh, e1->eb_ext, 0, 3, big_a);
 	leaf_add(&e1->eb_eh, e1->eb_ext, 10, 1, alloc_blocks(1));
@@ -456,13 +457,13 @@ int main(int argc, char **argv)
 	} else if (!strcmp(sc, "idx-key")) {
 		bi->i_idx[1].ei_lblk = htole32(20);
 	} else if (!strcmp(sc, "ext-depth")) {
-		e1->eb_eh.eh_depth = htole16(1);
+		e1->eb_eh.bt_depth = htole16(1);
 	} else if (!strcmp(sc, "ext-owner")) {
 		e2->eb_hdr.bh_owner = htole64(file);
 	} else if (!strcmp(sc, "ext-empty")) {
-		e2->eb_eh.eh_entries = 0;
+		e2->eb_eh.bt_entries = 0;
 	} else if (!strcmp(sc, "ext-max")) {
-		ino_rec(file)->i_eh.eh_max = htole16(4);
+		ino_rec(file)->i_eh.bt_max = htole16(4);
 	} else if (!strcmp(sc, "iblocks")) {
 		bi->i_blocks = htole64(12);
 	} else if (!strcmp(sc, "dir-type")) {
@@ -569,9 +570,24 @@ int main(int argc, char **argv)
 		ino_rec(sub)->i_lineage = htole64(5);
 	} else if (!strcmp(sc, "snap-notsnap")) {
 		ino_rec(file)->i_snap_origin = htole64(big);
+	} else if (!strcmp(sc, "ext-lblk-limit")) {
+		ino_rec(file)->i_ext[4].e_lblk = htole32(RLFS_LBLK_LIMIT);
+	} else if (!strcmp(sc, "ext-root-crc")) {
+		ino_rec(file)->i_ext[1].e_pblk = htole64(g.blocks + 10);
+	} else if (!strcmp(sc, "dir-names")) {
+		find_entry(rootb, "big")->d_name[1] = '/';
+		find_entry(rootb, "slow")->d_ino = htole64(g.inodes + 5);
 	}
 
 	finish();
+	/* After the checksums: a directory block or inode crc is wrong. */
+	if (!strcmp(sc, "dir-crc"))
+		((struct rlfs_block_header *)blk(rootb))->bh_crc ^=
+			htole32(1);
+	else if (!strcmp(sc, "inode-crc"))
+		bi->i_crc ^= htole32(1);
+	else if (!strcmp(sc, "ext-root-crc"))
+		ino_rec(file)->i_crc ^= htole32(1);
 	if (msync(img, st.st_size, MS_SYNC) || munmap(img, st.st_size) ||
 	    close(fd))
 		die(strerror(errno));

@@ -2,8 +2,10 @@
 /*
  * reflinkfs on-disk format.
  *
- * This header is shared unchanged by the kernel module, mkfs.reflinkfs and
- * fsck.reflinkfs.  Everything on disk is little endian; every metadata
+ * Part of libreflinkfs, the format core compiled unchanged into the kernel
+ * module and the userspace tools (see rlfs_core.h).  It holds declarations
+ * and limits only; the rules that say what a valid block is live in
+ * rlfs_verify.c.  Everything on disk is little endian; every metadata
  * block carries a magic, its own block number and a crc32c, and is checked
  * by a read verifier before use.
  *
@@ -20,26 +22,10 @@
  *
  * See Documentation/filesystems/reflinkfs.rst for the full description.
  */
-#ifndef _REFLINKFS_FORMAT_H
-#define _REFLINKFS_FORMAT_H
+#ifndef _RLFS_FORMAT_H
+#define _RLFS_FORMAT_H
 
-#ifdef __KERNEL__
-#include <linux/types.h>
-#include <linux/build_bug.h>
-#include <asm/byteorder.h>
-#define RLFS_STATIC_ASSERT(e)	static_assert(e)
-#define rlfs_fmt_le32(x)	le32_to_cpu(x)
-#define rlfs_fmt_le64(x)	le64_to_cpu(x)
-#else
-#include <stddef.h>
-#include <stdint.h>
-#include <endian.h>
-#include <linux/types.h>
-#include <assert.h>
-#define RLFS_STATIC_ASSERT(e)	_Static_assert(e, #e)
-#define rlfs_fmt_le32(x)	le32toh(x)
-#define rlfs_fmt_le64(x)	le64toh(x)
-#endif
+#include "libreflinkfs_priv.h"
 
 /* Magic numbers, one per kind of metadata block. */
 #define RLFS_SUPER_MAGIC	0x52464c53U	/* "SLFR": superblock */
@@ -56,6 +42,25 @@
 #define RLFS_BLOCK_BITS		12
 #define RLFS_SUPER_BLOCKNR	0ULL
 #define RLFS_CRC_SEED		0xffffffffU
+
+/*
+ * Format limits.  Every rule about sizes lives here, read by mkfs (what it
+ * makes), the kernel (what it mounts) and fsck (what it accepts) alike.
+ *
+ * Blocks: jbd2 without its 64bit feature stores 32-bit block numbers, so
+ * a filesystem has at most 2^32 blocks.  Inodes: a multiple of
+ * RLFS_INODES_PER_BLOCK in [RLFS_MIN_INODES, RLFS_MAX_INODES]; 64 is the
+ * smallest table mkfs makes and the smallest anything accepts.  Data: at
+ * least RLFS_MIN_DATA_BLOCKS blocks after the metadata.  Files: logical
+ * blocks are 32-bit (e_lblk) and block 2^32 - 1 is never mapped, so that
+ * the end of any extent fits in 32 bits: a file ends at 2^32 - 1 blocks.
+ */
+#define RLFS_MAX_BLOCKS		(1ULL << 32)
+#define RLFS_MIN_INODES		64ULL
+#define RLFS_MAX_INODES		(1ULL << 32)
+#define RLFS_MIN_DATA_BLOCKS	16ULL
+#define RLFS_LBLK_LIMIT		0xffffffffULL	/* first unmappable block */
+#define RLFS_MAX_FILE_SIZE	(RLFS_LBLK_LIMIT << RLFS_BLOCK_BITS)
 
 /* Inode numbers.  0 is never allocated; 1 is the root directory. */
 #define RLFS_ROOT_INO		1ULL
@@ -179,14 +184,22 @@ struct rlfs_extent_idx {
 };
 RLFS_STATIC_ASSERT(sizeof(struct rlfs_extent_idx) == 16);
 
-/* Node header, in the inode root and at the top of every extent block. */
-struct rlfs_extent_header {
-	__le16	eh_entries;	/* valid entries */
-	__le16	eh_max;		/* capacity */
-	__le16	eh_depth;	/* 0: leaf (extents), >0: index node */
-	__le16	eh_reserved;	/* zero */
+/*
+ * B+tree node header, the same 8 bytes in both trees: in the inode root
+ * and at the top of every extent block, and after the block header of
+ * every refcount block.  Entries (16 bytes each) follow it; the key is at
+ * offset 0 of an entry (__le32 logical block in the extent tree, __le64
+ * physical block in the refcount tree) and in index entries the child
+ * block is the __le64 at offset 8.
+ */
+struct rlfs_btree_header {
+	__le16	bt_entries;	/* valid entries */
+	__le16	bt_max;		/* capacity */
+	__le16	bt_depth;	/* 0: leaf (records), >0: index node */
+	__le16	bt_reserved;	/* zero */
 };
-RLFS_STATIC_ASSERT(sizeof(struct rlfs_extent_header) == 8);
+RLFS_STATIC_ASSERT(sizeof(struct rlfs_btree_header) == 8);
+#define RLFS_BT_ENTRY_SIZE	16
 
 /*
  * Longest extent: 2^21 blocks (8 GiB), XFS's MAXEXTLEN.  The length bounds
@@ -199,11 +212,11 @@ RLFS_STATIC_ASSERT(sizeof(struct rlfs_extent_header) == 8);
 #define RLFS_MAX_EXTENT_DEPTH	5
 #define RLFS_EXTENT_BLOCK_ENTRIES \
 	((RLFS_BLOCK_SIZE - sizeof(struct rlfs_block_header) - \
-	  sizeof(struct rlfs_extent_header)) / sizeof(struct rlfs_extent))
+	  sizeof(struct rlfs_btree_header)) / sizeof(struct rlfs_extent))
 
 struct rlfs_extent_block {
 	struct rlfs_block_header eb_hdr;	/* RLFS_EXTENT_MAGIC, owner ino */
-	struct rlfs_extent_header eb_eh;
+	struct rlfs_btree_header eb_eh;
 	union {
 		struct rlfs_extent	eb_ext[RLFS_EXTENT_BLOCK_ENTRIES];
 		struct rlfs_extent_idx	eb_idx[RLFS_EXTENT_BLOCK_ENTRIES];
@@ -225,7 +238,7 @@ RLFS_STATIC_ASSERT(sizeof(struct rlfs_extent_block) == RLFS_BLOCK_SIZE);
 #define RLFS_INODES_PER_BLOCK	(RLFS_BLOCK_SIZE / RLFS_INODE_SIZE)
 #define RLFS_INODE_DATA_SIZE	104U	/* i_data bytes */
 #define RLFS_INODE_ROOT_ENTRIES \
-	((RLFS_INODE_DATA_SIZE - sizeof(struct rlfs_extent_header)) / \
+	((RLFS_INODE_DATA_SIZE - sizeof(struct rlfs_btree_header)) / \
 	 sizeof(struct rlfs_extent))
 /* Fast symlink: the target lives in i_data, NUL terminated. */
 #define RLFS_FAST_SYMLINK_MAX	(RLFS_INODE_DATA_SIZE - 1)
@@ -244,6 +257,9 @@ RLFS_STATIC_ASSERT(sizeof(struct rlfs_extent_block) == RLFS_BLOCK_SIZE);
 #define RLFS_USER_FL_MASK	(RLFS_SYNC_FL | RLFS_IMMUTABLE_FL | \
 				 RLFS_APPEND_FL | RLFS_NODUMP_FL | \
 				 RLFS_NOATIME_FL | RLFS_DIRSYNC_FL)
+/* Every flag an inode may carry. */
+#define RLFS_KNOWN_FL		(RLFS_SECRM_FL | RLFS_USER_FL_MASK | \
+				 RLFS_FAST_SYMLINK_FL | RLFS_SNAPSHOT_FL)
 
 struct rlfs_inode {
 	__le32	i_magic;	/* RLFS_INODE_MAGIC */
@@ -275,11 +291,11 @@ struct rlfs_inode {
 	__le64	i_lineage;	/* regular files: lineage id, 0: none */
 	union {
 		struct {
-			struct rlfs_extent_header i_eh;
+			struct rlfs_btree_header i_eh;
 			struct rlfs_extent i_ext[RLFS_INODE_ROOT_ENTRIES];
 		};
 		struct {
-			struct rlfs_extent_header i_eh_idx;
+			struct rlfs_btree_header i_eh_idx;
 			struct rlfs_extent_idx i_idx[RLFS_INODE_ROOT_ENTRIES];
 		};
 		char	i_symlink[RLFS_INODE_DATA_SIZE];
@@ -304,39 +320,7 @@ RLFS_STATIC_ASSERT(offsetof(struct rlfs_inode, i_data) == 152);
  * restores: a random non-zero number the file is given when its first
  * snapshot is taken, copied into each snapshot and into a file restored
  * from one.  Any regular file may carry one; no other file type does.
- *
- * rlfs_check_snap_record() returns NULL if the record of @ri is
- * consistent (with the superblock's @ro_compat features and @inodes
- * slots), else what is wrong with it.
  */
-static inline const char *
-rlfs_check_snap_record(const struct rlfs_inode *ri, __u64 ro_compat,
-		       __u64 inodes, int is_reg)
-{
-	__u32 flags = rlfs_fmt_le32(ri->i_flags);
-	__u64 origin = rlfs_fmt_le64(ri->i_snap_origin);
-	__u32 origin_gen = rlfs_fmt_le32(ri->i_snap_origin_gen);
-	__u64 lineage = rlfs_fmt_le64(ri->i_lineage);
-	int snapshot = !!(flags & RLFS_SNAPSHOT_FL);
-
-	if (!snapshot && !origin && !origin_gen && !lineage)
-		return NULL;
-	if (!(ro_compat & RLFS_FEATURE_RO_COMPAT_SNAPSHOT))
-		return "snapshot record without the snapshot feature";
-	if (!is_reg)
-		return "snapshot record on a file that is not regular";
-	if (!snapshot)
-		return (origin || origin_gen) ?
-			"snapshot origin on a file that is not a snapshot" :
-			NULL;
-	if (!origin || origin >= inodes)
-		return "snapshot origin out of range";
-	if (origin == rlfs_fmt_le64(ri->i_ino))
-		return "snapshot is its own origin";
-	if (!lineage)
-		return "snapshot without a lineage";
-	return NULL;
-}
 
 /*
  * Directory block: header, then variable-length entries packed from byte
@@ -386,6 +370,8 @@ struct rlfs_symlink_block {
 	char	sl_target[RLFS_BLOCK_SIZE - sizeof(struct rlfs_block_header)];
 };
 RLFS_STATIC_ASSERT(sizeof(struct rlfs_symlink_block) == RLFS_BLOCK_SIZE);
+#define RLFS_SLOW_SYMLINK_MAX	(RLFS_BLOCK_SIZE - \
+				 sizeof(struct rlfs_block_header) - 1)
 
 /*
  * Extended attributes: one block per inode (i_xattr_blk), entries packed
@@ -449,23 +435,15 @@ RLFS_STATIC_ASSERT(sizeof(struct rlfs_refcount_idx) == 16);
 RLFS_STATIC_ASSERT(offsetof(struct rlfs_refcount_rec, rc_start) ==
 		   offsetof(struct rlfs_refcount_idx, ri_start));
 
-/* Node header, after the block header of every refcount block. */
-struct rlfs_refcount_header {
-	__le16	rh_entries;	/* valid entries, 1..rh_max */
-	__le16	rh_max;		/* capacity: RLFS_REFCOUNT_BLOCK_ENTRIES */
-	__le16	rh_depth;	/* 0: leaf (records), >0: index node */
-	__le16	rh_reserved;	/* zero */
-};
-RLFS_STATIC_ASSERT(sizeof(struct rlfs_refcount_header) == 8);
 
 #define RLFS_REFCOUNT_BLOCK_ENTRIES \
 	((RLFS_BLOCK_SIZE - sizeof(struct rlfs_block_header) - \
-	  sizeof(struct rlfs_refcount_header)) / \
+	  sizeof(struct rlfs_btree_header)) / \
 	 sizeof(struct rlfs_refcount_rec))
 
 struct rlfs_refcount_block {
 	struct rlfs_block_header rb_hdr;	/* RLFS_REFCOUNT_MAGIC, owner 0 */
-	struct rlfs_refcount_header rb_rh;	/* node header */
+	struct rlfs_btree_header rb_rh;	/* node header */
 	union {
 		/* depth 0: records sorted by rc_start, not overlapping */
 		struct rlfs_refcount_rec rb_rec[RLFS_REFCOUNT_BLOCK_ENTRIES];
@@ -477,8 +455,29 @@ struct rlfs_refcount_block {
 RLFS_STATIC_ASSERT(RLFS_REFCOUNT_BLOCK_ENTRIES == 253);
 RLFS_STATIC_ASSERT(sizeof(struct rlfs_refcount_block) == RLFS_BLOCK_SIZE);
 
+/* Both trees: 16-byte entries, the key at 0, an index's child at 8. */
+RLFS_STATIC_ASSERT(sizeof(struct rlfs_extent) == RLFS_BT_ENTRY_SIZE);
+RLFS_STATIC_ASSERT(sizeof(struct rlfs_extent_idx) == RLFS_BT_ENTRY_SIZE);
+RLFS_STATIC_ASSERT(sizeof(struct rlfs_refcount_rec) == RLFS_BT_ENTRY_SIZE);
+RLFS_STATIC_ASSERT(sizeof(struct rlfs_refcount_idx) == RLFS_BT_ENTRY_SIZE);
+RLFS_STATIC_ASSERT(offsetof(struct rlfs_extent, e_lblk) == 0);
+RLFS_STATIC_ASSERT(offsetof(struct rlfs_extent_idx, ei_lblk) == 0);
+RLFS_STATIC_ASSERT(offsetof(struct rlfs_extent_idx, ei_blk) == 8);
+RLFS_STATIC_ASSERT(offsetof(struct rlfs_refcount_idx, ri_start) == 0);
+RLFS_STATIC_ASSERT(offsetof(struct rlfs_refcount_idx, ri_blk) == 8);
+RLFS_STATIC_ASSERT(offsetof(struct rlfs_extent_block, eb_eh) ==
+		   sizeof(struct rlfs_block_header));
+RLFS_STATIC_ASSERT(offsetof(struct rlfs_extent_block, eb_ext) ==
+		   sizeof(struct rlfs_block_header) +
+		   sizeof(struct rlfs_btree_header));
+RLFS_STATIC_ASSERT(offsetof(struct rlfs_refcount_block, rb_rh) ==
+		   sizeof(struct rlfs_block_header));
+RLFS_STATIC_ASSERT(offsetof(struct rlfs_refcount_block, rb_rec) ==
+		   sizeof(struct rlfs_block_header) +
+		   sizeof(struct rlfs_btree_header));
+
 /* Journal: jbd2 on blocks [s_journal_start, +s_journal_blocks). */
 #define RLFS_MIN_JOURNAL_BLOCKS	1024ULL		/* JBD2_MIN_JOURNAL_BLOCKS */
 #define RLFS_MAX_JOURNAL_BLOCKS	32768ULL	/* 128 MiB */
 
-#endif /* _REFLINKFS_FORMAT_H */
+#endif /* _RLFS_FORMAT_H */
