@@ -2,7 +2,8 @@
 /*
  * reflinkfs - the reflinkfs command-line tool: reflinks, snapshots,
  * restores, extent maps and diffs of single files; status, events and
- * fault injection of mounted filesystems (generic netlink, nl.c).
+ * fault injection of mounted filesystems (generic netlink, nl.c); offline
+ * metadata dumps of devices and images (dump*.c, with librlfs).
  *
  *   reflinkfs COMMAND [OPTION]... ARG...
  *   reflinkfs COMMAND --help
@@ -29,6 +30,7 @@ static const struct tool_cmd *const commands[] = {
 	&tool_cmd_status,
 	&tool_cmd_monitor,
 	&tool_cmd_inject,
+	&tool_cmd_dump,
 };
 
 static void usage(FILE *f)

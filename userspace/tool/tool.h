@@ -51,6 +51,7 @@ extern const struct tool_cmd tool_cmd_info;	/* info.c */
 extern const struct tool_cmd tool_cmd_status;	/* status.c */
 extern const struct tool_cmd tool_cmd_monitor;	/* monitor.c */
 extern const struct tool_cmd tool_cmd_inject;	/* inject.c */
+extern const struct tool_cmd tool_cmd_dump;	/* dump*.c */
 
 /*
  * Options every command understands.  Commands parse with getopt_long()
