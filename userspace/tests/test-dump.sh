@@ -22,15 +22,14 @@
 # never mistaken for dump's own 1.
 set -euo pipefail
 
-UDIR=$(cd "$(dirname "$0")/.." && pwd)
-MKFS=$UDIR/mkfs.reflinkfs
-FSCK=$UDIR/fsck.reflinkfs
-TOOL=$UDIR/reflinkfs
-TESTIMG=$UDIR/tests/rlfs-testimg
+T=$(mktemp -d "${TMPDIR:-/tmp}/rlfs-dump.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+ERR=$T/err
+TIMEOUT=${DUMP_TIMEOUT:-60}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 GEN=$UDIR/tests/dump-img.py
-for p in "$MKFS" "$FSCK" "$TOOL" "$TESTIMG"; do
-	[ -x "$p" ] || { echo "missing $p: run make in $UDIR" >&2; exit 1; }
-done
+need "$MKFS" "$FSCK" "$TOOL" "$TESTIMG"
 if ! command -v python3 >/dev/null; then
 	echo "1..0 # SKIP python3 not found (needed to read --json)"
 	exit 0
@@ -38,44 +37,12 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=99
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=98:print_stacktrace=1
 FUZZ_IMAGES=${DUMP_FUZZ_IMAGES:-300}
-TIMEOUT=${DUMP_TIMEOUT:-60}
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/rlfs-dump.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-OUT=$T/out
-ERR=$T/err
-PASS=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -s "$OUT" ] && head -n 60 "$OUT" | sed 's/^/    | /' >&2
-	[ -s "$ERR" ] && head -n 20 "$ERR" | sed 's/^/    ! /' >&2
-	exit 1
-}
-
-ok() {
-	PASS=$((PASS + 1))
-	echo "ok $PASS - $*"
-}
-
-# run EXPECTED_RC CMD...: stdout in $OUT, stderr in $ERR
-run() {
-	local want=$1 rc=0
-	shift
-	timeout "$TIMEOUT" "$@" >"$OUT" 2>"$ERR" || rc=$?
-	[ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want"
-}
 
 # dump EXPECTED_RC ARGS...: reflinkfs dump --json ARGS, JSON in $OUT
 dump() {
 	local want=$1
 	shift
 	run "$want" "$TOOL" dump --json "$@"
-}
-
-# expect REGEX: $OUT must match
-expect() {
-	grep -Eq -- "$1" "$OUT" || fail "output does not match /$1/"
 }
 
 # jtrue EXPR...: every Python expression is true of d, the JSON in $OUT
@@ -105,21 +72,6 @@ EOF
 # jget EXPR: print a Python expression of d, the JSON in $OUT
 jget() {
 	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$OUT" "$1"
-}
-
-# le64 FILE OFFSET
-le64() {
-	od -An -tu8 -j "$2" -N 8 "$1" | tr -d ' '
-}
-
-# poke FILE OFFSET: flip one byte (as test-format.sh)
-poke() {
-	local old new
-	old=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
-	new=$(( (old ^ 0x5a) & 0xff ))
-	# shellcheck disable=SC2059  # the format is the byte
-	printf "$(printf '\\%03o' "$new")" |
-		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
 IMG=$T/x.img

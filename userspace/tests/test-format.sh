@@ -6,56 +6,11 @@
 # userspace/ (or via `make check`).  Exits non-zero on the first failure.
 set -euo pipefail
 
-UDIR=$(cd "$(dirname "$0")/.." && pwd)
-MKFS=$UDIR/mkfs.reflinkfs
-FSCK=$UDIR/fsck.reflinkfs
-TESTIMG=$UDIR/tests/rlfs-testimg
-for p in "$MKFS" "$FSCK" "$TESTIMG"; do
-	[ -x "$p" ] || { echo "missing $p: run make in $UDIR" >&2; exit 1; }
-done
-
 T=$(mktemp -d "${TMPDIR:-/tmp}/rlfs-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-OUT=$T/out
-PASS=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$OUT" ] && sed 's/^/    | /' "$OUT" >&2
-	exit 1
-}
-
-ok() {
-	PASS=$((PASS + 1))
-	echo "ok $PASS - $*"
-}
-
-# run EXPECTED_RC CMD...: output in $OUT
-run() {
-	local want=$1 rc=0
-	shift
-	"$@" >"$OUT" 2>&1 || rc=$?
-	[ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want"
-}
-
-# expect REGEX: $OUT must match
-expect() {
-	grep -Eq -- "$1" "$OUT" || fail "output does not match /$1/"
-}
-
-# le64 FILE OFFSET
-le64() {
-	od -An -tu8 -j "$2" -N 8 "$1" | tr -d ' '
-}
-
-# poke FILE OFFSET: flip one byte
-poke() {
-	local old new
-	old=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
-	new=$(( (old ^ 0x5a) & 0xff ))
-	printf "$(printf '\\%03o' "$new")" |
-		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need "$MKFS" "$FSCK" "$TESTIMG"
 
 IMG=$T/x.img
 

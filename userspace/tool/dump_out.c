@@ -336,7 +336,12 @@ void dump_list_end(struct dump *d)
 
 /* ---- scalars --------------------------------------------------------- */
 
-void dump_u64(struct dump *d, const char *key, uint64_t val)
+/*
+ * An unsigned number: in JSON a number, in text as @fmt (PRIu64, 0x%
+ * PRIx64 or 0% PRIo64) prints it.
+ */
+static void dump_unsigned(struct dump *d, const char *key, uint64_t val,
+			  const char *fmt)
 {
 	char buf[24];
 
@@ -346,8 +351,23 @@ void dump_u64(struct dump *d, const char *key, uint64_t val)
 		json_u64(&d->j, key, val);
 		return;
 	}
-	snprintf(buf, sizeof(buf), "%" PRIu64, val);
+	snprintf(buf, sizeof(buf), fmt, val);
 	text_cstr(d, key, buf);
+}
+
+void dump_u64(struct dump *d, const char *key, uint64_t val)
+{
+	dump_unsigned(d, key, val, "%" PRIu64);
+}
+
+void dump_hex(struct dump *d, const char *key, uint64_t val)
+{
+	dump_unsigned(d, key, val, "0x%" PRIx64);
+}
+
+void dump_oct(struct dump *d, const char *key, uint64_t val)
+{
+	dump_unsigned(d, key, val, val ? "0%" PRIo64 : "0");
 }
 
 void dump_s64(struct dump *d, const char *key, int64_t val)
@@ -361,34 +381,6 @@ void dump_s64(struct dump *d, const char *key, int64_t val)
 		return;
 	}
 	snprintf(buf, sizeof(buf), "%" PRId64, val);
-	text_cstr(d, key, buf);
-}
-
-void dump_hex(struct dump *d, const char *key, uint64_t val)
-{
-	char buf[24];
-
-	if (d->quiet)
-		return;
-	if (d->json) {
-		json_u64(&d->j, key, val);
-		return;
-	}
-	snprintf(buf, sizeof(buf), "0x%" PRIx64, val);
-	text_cstr(d, key, buf);
-}
-
-void dump_oct(struct dump *d, const char *key, uint64_t val)
-{
-	char buf[24];
-
-	if (d->quiet)
-		return;
-	if (d->json) {
-		json_u64(&d->j, key, val);
-		return;
-	}
-	snprintf(buf, sizeof(buf), val ? "0%" PRIo64 : "0", val);
 	text_cstr(d, key, buf);
 }
 
