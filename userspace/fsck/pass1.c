@@ -280,6 +280,26 @@ static void walk_ext_node(struct fsck *f, struct walk *w,
 			  const struct rlfs_btree_header *h, uint64_t blk,
 			  int depth, uint64_t lo, uint64_t hi);
 
+/*
+ * Read block @blk that inode w->ino owns as a @kind block (@magic) into
+ * @block and check its header and checksum; a problem counts against the
+ * inode's blocks.  BLK_BAD_HEADER: its contents are not to be used.
+ */
+static enum blk_verdict read_owned(struct fsck *f, struct walk *w,
+				   uint64_t blk, void *block, uint32_t magic,
+				   const char *kind)
+{
+	enum blk_verdict v;
+
+	read_or_die(f, blk, 1, block);
+	v = check_block(f, block, magic, blk, w->ino,
+			"inode %" PRIu64 ": %s block %" PRIu64, w->ino, kind,
+			blk);
+	if (v != BLK_OK)
+		w->nerr++;
+	return v;
+}
+
 /* Extent block @blk of @depth, its keys in [lo, hi), as a child. */
 static void walk_ext_block(struct fsck *f, struct walk *w, uint64_t blk,
 			   int depth, uint64_t lo, uint64_t hi)
@@ -290,12 +310,7 @@ static void walk_ext_block(struct fsck *f, struct walk *w, uint64_t blk,
 	w->meta_blocks++;
 	if (!claim_meta(f, w, blk))
 		return;
-	read_or_die(f, blk, 1, block);
-	v = check_block(f, block, RLFS_EXTENT_MAGIC, blk, w->ino,
-			"inode %" PRIu64 ": extent block %" PRIu64, w->ino,
-			blk);
-	if (v != BLK_OK)
-		w->nerr++;
+	v = read_owned(f, w, blk, block, RLFS_EXTENT_MAGIC, "extent");
 	if (v == BLK_BAD_HEADER)
 		return;
 	walk_ext_node(f, w, rlfs_bt_block_node(block), blk, depth, lo, hi);
@@ -359,12 +374,7 @@ static unsigned int check_xattr(struct fsck *f, struct walk *w,
 		return 0;
 	if (!claim_meta(f, w, blk) || f->pass1b)
 		return 1;
-	read_or_die(f, blk, 1, f->buf);
-	v = check_block(f, f->buf, RLFS_XATTR_MAGIC, blk, w->ino,
-			"inode %" PRIu64 ": xattr block %" PRIu64, w->ino,
-			blk);
-	if (v != BLK_OK)
-		w->nerr++;
+	v = read_owned(f, w, blk, f->buf, RLFS_XATTR_MAGIC, "xattr");
 	if (v == BLK_BAD_HEADER)
 		return 1;
 	why = rlfs_verify_xattr_block(f->buf, &off, &used);
@@ -400,12 +410,7 @@ static void check_slow_symlink(struct fsck *f, struct walk *w,
 		return;
 	}
 	blk = w->ext[0].pblk;
-	read_or_die(f, blk, 1, f->buf);
-	v = check_block(f, f->buf, RLFS_SYMLINK_MAGIC, blk, w->ino,
-			"inode %" PRIu64 ": symlink block %" PRIu64, w->ino,
-			blk);
-	if (v != BLK_OK)
-		w->nerr++;
+	v = read_owned(f, w, blk, f->buf, RLFS_SYMLINK_MAGIC, "symlink");
 	if (v == BLK_BAD_HEADER)
 		return;
 	why = rlfs_verify_symlink_block(sl, size);

@@ -233,20 +233,15 @@ void dump_row_begin(struct dump *d, const char *key)
 		push(d, DUMP_LV_ROW, false);
 		break;
 	case DUMP_LV_ROW:
+	case DUMP_LV_ROW_LIST:
+		/* Inside a row: braced, after a space (a field) or a comma. */
 		if (d->items[lv])
-			putchar(' ');
-		if (key)
+			putchar(d->level[lv] == DUMP_LV_ROW ? ' ' : ',');
+		if (key && d->level[lv] == DUMP_LV_ROW)
 			printf("%s=", key);
 		putchar('{');
 		d->items[lv] = true;
 		push(d, DUMP_LV_ROW, true);	/* dash: braced */
-		break;
-	case DUMP_LV_ROW_LIST:
-		if (d->items[lv])
-			putchar(',');
-		putchar('{');
-		d->items[lv] = true;
-		push(d, DUMP_LV_ROW, true);
 		break;
 	}
 }
