@@ -13,6 +13,10 @@
  *
  * A disarmed site costs one READ_ONCE.  Faults live in the in-core
  * superblock, so an unmount clears them.
+ *
+ * The refcount limit (s_refcount_max, U32_MAX: what the format's 32-bit
+ * count holds) may be lowered the same way, so that the limit's error
+ * path (rlfs_refcount_step(): EMLINK) can be reached with a few clones.
  */
 
 #include <linux/math64.h>
@@ -28,6 +32,16 @@ static const char *const rlfs_fault_names[RLFS_FAULT_SITES] = {
 void rlfs_fault_init(struct super_block *sb)
 {
 	spin_lock_init(&RLFS_SB(sb)->s_fault_lock);
+	RLFS_SB(sb)->s_refcount_max = U32_MAX;
+}
+
+/* Set the highest reference count of @sb (1..U32_MAX). */
+void rlfs_fault_refcount_max(struct super_block *sb, u32 max)
+{
+	WRITE_ONCE(RLFS_SB(sb)->s_refcount_max, max);
+	if (max != U32_MAX)
+		rlfs_warn(sb, "injected fault: reference counts limited to %u",
+			  max);
 }
 
 /**

@@ -282,6 +282,19 @@ static int rlfs_nl_fault_set_doit(struct sk_buff *skb, struct genl_info *info)
 	/* GENL_ADMIN_PERM is CAP_NET_ADMIN; faults are CAP_SYS_ADMIN's. */
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
+	/* refcount-max alone only sets the limit */
+	if (a[REFLINKFS_A_FAULT_REFCOUNT_MAX] && !a[REFLINKFS_A_FAULT_SITE] &&
+	    !a[REFLINKFS_A_FAULT_NTH] && !a[REFLINKFS_A_FAULT_EVERY] &&
+	    !a[REFLINKFS_A_FAULT_ERRNO]) {
+		sb = rlfs_get_instance(info, REFLINKFS_A_FAULT_DEV,
+				       REFLINKFS_A_FAULT_FD, &file);
+		if (IS_ERR(sb))
+			return PTR_ERR(sb);
+		rlfs_fault_refcount_max(sb,
+			nla_get_u32(a[REFLINKFS_A_FAULT_REFCOUNT_MAX]));
+		rlfs_put_instance(file);
+		return 0;
+	}
 	if (GENL_REQ_ATTR_CHECK(info, REFLINKFS_A_FAULT_SITE) ||
 	    GENL_REQ_ATTR_CHECK(info, REFLINKFS_A_FAULT_NTH) ||
 	    GENL_REQ_ATTR_CHECK(info, REFLINKFS_A_FAULT_ERRNO))
@@ -300,6 +313,9 @@ static int rlfs_nl_fault_set_doit(struct sk_buff *skb, struct genl_info *info)
 		       nla_get_u64(a[REFLINKFS_A_FAULT_NTH]),
 		       a[REFLINKFS_A_FAULT_EVERY] ?
 		       nla_get_u64(a[REFLINKFS_A_FAULT_EVERY]) : 0, err);
+	if (a[REFLINKFS_A_FAULT_REFCOUNT_MAX])
+		rlfs_fault_refcount_max(sb,
+			nla_get_u32(a[REFLINKFS_A_FAULT_REFCOUNT_MAX]));
 	rlfs_put_instance(file);
 	return 0;
 }
@@ -321,6 +337,8 @@ static int rlfs_nl_fault_clear_doit(struct sk_buff *skb,
 	for (i = REFLINKFS_FAULT_SITE_ALLOC; i <= REFLINKFS_FAULT_SITE_TRANS; i++)
 		if (!site || nla_get_u32(site) == i)
 			rlfs_fault_arm(sb, i, 0, 0, 0);
+	if (!site)
+		rlfs_fault_refcount_max(sb, U32_MAX);
 	rlfs_put_instance(file);
 	return 0;
 }
@@ -351,6 +369,9 @@ static int rlfs_fill_faults(struct sk_buff *msg, struct super_block *sb)
 			return -EMSGSIZE;
 		nla_nest_end(msg, nest);
 	}
+	if (nla_put_u32(msg, REFLINKFS_A_FAULT_REFCOUNT_MAX,
+			READ_ONCE(RLFS_SB(sb)->s_refcount_max)))
+		return -EMSGSIZE;
 	return 0;
 }
 
@@ -367,7 +388,7 @@ static const struct nla_policy rlfs_status_get_policy[REFLINKFS_A_STATUS_FD + 1]
 	[REFLINKFS_A_STATUS_FD]		= { .type = NLA_S32 },
 };
 
-static const struct nla_policy rlfs_fault_set_policy[REFLINKFS_A_FAULT_ERRNO + 1] = {
+static const struct nla_policy rlfs_fault_set_policy[REFLINKFS_A_FAULT_REFCOUNT_MAX + 1] = {
 	[REFLINKFS_A_FAULT_DEV]		= { .type = NLA_U32 },
 	[REFLINKFS_A_FAULT_FD]		= { .type = NLA_S32 },
 	[REFLINKFS_A_FAULT_SITE]	= NLA_POLICY_RANGE(NLA_U32,
@@ -376,6 +397,7 @@ static const struct nla_policy rlfs_fault_set_policy[REFLINKFS_A_FAULT_ERRNO + 1
 	[REFLINKFS_A_FAULT_NTH]		= NLA_POLICY_MIN(NLA_U64, 1),
 	[REFLINKFS_A_FAULT_EVERY]	= { .type = NLA_U64 },
 	[REFLINKFS_A_FAULT_ERRNO]	= NLA_POLICY_RANGE(NLA_U32, 1, 4095),
+	[REFLINKFS_A_FAULT_REFCOUNT_MAX] = NLA_POLICY_MIN(NLA_U32, 1),
 };
 
 static const struct nla_policy rlfs_fault_get_policy[REFLINKFS_A_FAULT_FD + 1] = {

@@ -257,10 +257,10 @@ static int rlfs_refcount_step(handle_t *handle, struct super_block *sb,
 			*done = e - pblk;
 		return ret;
 	}
-	if (delta > 0 && c == U32_MAX) {
-		rlfs_err(sb, "block %llu: reference count at its maximum",
-			 pblk);
-		return -EOVERFLOW;
+	if (delta > 0 && c >= READ_ONCE(sbi->s_refcount_max)) {
+		rlfs_err(sb, "block %llu: reference count at its maximum %u",
+			 pblk, c);
+		return -EMLINK;
 	}
 	nc = c + delta;
 	lpart = in_rec && r0.start < pblk;
@@ -478,8 +478,9 @@ static int rlfs_refcount_adjust(handle_t *handle, struct super_block *sb,
  * neighbours.  One call handles one record or gap of the range; callers
  * loop: while (len) { ensure credits; inc(..., &done); pblk += done;
  * len -= done; }.  Takes s_refcount_sem for writing.  Returns 0 or
- * -errno (-ENOSPC: no block for a tree node, -EOVERFLOW: a count would
- * pass U32_MAX); on error nothing of this call's piece changed, unless
+ * -errno (-ENOSPC: no block for a tree node, -EMLINK: a count would
+ * pass s_refcount_max, U32_MAX unless lowered by fault injection); on
+ * error nothing of this call's piece changed, unless
  * the filesystem reported a corruption.
  */
 int rlfs_refcount_inc(handle_t *handle, struct super_block *sb, u64 pblk,

@@ -173,6 +173,8 @@ struct rlfs_sb_info {
 	spinlock_t		s_fault_lock;
 	struct rlfs_fault	s_faults[RLFS_FAULT_SITES];
 	bool			s_fault_fired;	/* since mount: rlfs_abort() */
+	/* Highest refcount (U32_MAX; lowered by FAULT_SET to test it). */
+	u32			s_refcount_max;
 };
 
 /*
@@ -599,6 +601,7 @@ void rlfs_fault_arm(struct super_block *sb, int site, u64 nth, u64 every,
 bool rlfs_fault_read(struct super_block *sb, int site,
 		     struct rlfs_fault_state *st);
 void rlfs_fault_init(struct super_block *sb);
+void rlfs_fault_refcount_max(struct super_block *sb, u32 max);
 
 /* ioctl.c */
 long rlfs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);

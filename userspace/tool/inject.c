@@ -6,6 +6,7 @@
  *   inject MOUNTPOINT SITE [--nth N] [--every M] [--errno E]   FAULT_SET
  *   inject MOUNTPOINT --list [--json]                          FAULT_GET
  *   inject MOUNTPOINT --clear [SITE]                           FAULT_CLEAR
+ *   inject MOUNTPOINT --refcount-max N                         FAULT_SET
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +35,8 @@ struct inject_entry {
 struct inject_list {
 	bool			have_dev;
 	uint32_t		dev;
+	bool			have_rcmax;
+	uint32_t		rcmax;
 	struct inject_entry	e[INJECT_MAX_ENTRIES];
 	size_t			nr;
 	bool			truncated;
@@ -43,6 +46,7 @@ struct inject_list {
 static struct nla_policy fault_policy[REFLINKFS_A_FAULT_MAX + 1] = {
 	[REFLINKFS_A_FAULT_DEV]		= { .type = NLA_U32 },
 	[REFLINKFS_A_FAULT_ENTRY]	= { .type = NLA_NESTED },
+	[REFLINKFS_A_FAULT_REFCOUNT_MAX] = { .type = NLA_U32 },
 };
 
 static struct nla_policy entry_policy[REFLINKFS_A_FAULT_ENTRY_MAX + 1] = {
@@ -84,6 +88,10 @@ static int inject_parse(struct nl_msg *msg, void *arg)
 	if (tb[REFLINKFS_A_FAULT_DEV]) {
 		list->have_dev = true;
 		list->dev = nla_get_u32(tb[REFLINKFS_A_FAULT_DEV]);
+	}
+	if (tb[REFLINKFS_A_FAULT_REFCOUNT_MAX]) {
+		list->have_rcmax = true;
+		list->rcmax = nla_get_u32(tb[REFLINKFS_A_FAULT_REFCOUNT_MAX]);
 	}
 	/* multi-attr: walk every attribute, not just the last of the type */
 	nlmsg_for_each_attr(nla, nlmsg_hdr(msg), GENL_HDRLEN, rem) {
@@ -150,6 +158,9 @@ static void inject_print(const struct inject_list *list)
 	char sbuf[24], ebuf[24];
 	size_t i, k;
 
+	/* only a lowered limit is news */
+	if (list->have_rcmax && list->rcmax != UINT32_MAX)
+		printf("refcount-max %" PRIu32 "\n", list->rcmax);
 	if (!list->nr) {
 		printf("no fault armed\n");
 		return;
@@ -225,6 +236,10 @@ static void inject_print_json(const char *path, const struct inject_list *list)
 		json_object_end(&j);
 	}
 	json_array_end(&j);
+	if (list->have_rcmax)
+		json_u64(&j, "refcount_max", list->rcmax);
+	else
+		json_null(&j, "refcount_max");
 	json_document_end(&j);
 }
 
@@ -244,6 +259,7 @@ enum {
 	OPT_ERRNO,
 	OPT_LIST,
 	OPT_CLEAR,
+	OPT_RCMAX,
 };
 
 static int inject_run(const struct tool_cmd *cmd, int argc, char **argv)
@@ -254,10 +270,11 @@ static int inject_run(const struct tool_cmd *cmd, int argc, char **argv)
 		{ "errno",	required_argument,	NULL, OPT_ERRNO },
 		{ "list",	no_argument,		NULL, OPT_LIST },
 		{ "clear",	no_argument,		NULL, OPT_CLEAR },
+		{ "refcount-max", required_argument,	NULL, OPT_RCMAX },
 		TOOL_LONGOPT_HELP, TOOL_LONGOPT_JSON, TOOL_LONGOPT_END,
 	};
 	enum inject_mode mode = INJECT_SET;
-	uint64_t nth = 1, every = 0;
+	uint64_t nth = 1, every = 0, rcmax = 0;
 	int err = INJECT_DEFAULT_ERRNO;
 	bool json = false, set_opts = false, mode_set = false;
 	struct inject_list list = { 0 };
@@ -289,6 +306,13 @@ static int inject_run(const struct tool_cmd *cmd, int argc, char **argv)
 							optarg);
 			set_opts = true;
 			break;
+		case OPT_RCMAX:
+			if (!tool_parse_u64(optarg, &rcmax) || !rcmax ||
+			    rcmax > UINT32_MAX)
+				return tool_usage_error(cmd, "invalid --refcount-max "
+							"'%s' (1 to 4294967295)",
+							optarg);
+			break;
 		case OPT_LIST:
 		case OPT_CLEAR:
 			if (mode_set)
@@ -312,8 +336,13 @@ static int inject_run(const struct tool_cmd *cmd, int argc, char **argv)
 					"not with --list or --clear");
 	if (json && mode != INJECT_LIST)
 		return tool_usage_error(cmd, "--json goes with --list");
+	if (rcmax && mode != INJECT_SET)
+		return tool_usage_error(cmd, "--refcount-max sets the limit: "
+					"not with --list or --clear");
 	switch (mode) {
 	case INJECT_SET:
+		if (rcmax && nargs == 1 && !set_opts)
+			break;	/* only the refcount limit */
 		if (nargs != 2)
 			return tool_usage_error(cmd, "expected MOUNTPOINT and a site "
 						"(%s)", tool_nl_site_list);
@@ -349,10 +378,15 @@ static int inject_run(const struct tool_cmd *cmd, int argc, char **argv)
 	case INJECT_SET:
 		msg = tool_nl_msg(&nl, REFLINKFS_CMD_FAULT_SET, 0);
 		nla_put_s32(msg, REFLINKFS_A_FAULT_FD, fd);
-		nla_put_u32(msg, REFLINKFS_A_FAULT_SITE, site);
-		nla_put_u64(msg, REFLINKFS_A_FAULT_NTH, nth);
-		nla_put_u64(msg, REFLINKFS_A_FAULT_EVERY, every);
-		nla_put_u32(msg, REFLINKFS_A_FAULT_ERRNO, err);
+		if (site) {
+			nla_put_u32(msg, REFLINKFS_A_FAULT_SITE, site);
+			nla_put_u64(msg, REFLINKFS_A_FAULT_NTH, nth);
+			nla_put_u64(msg, REFLINKFS_A_FAULT_EVERY, every);
+			nla_put_u32(msg, REFLINKFS_A_FAULT_ERRNO, err);
+		}
+		if (rcmax)
+			nla_put_u32(msg, REFLINKFS_A_FAULT_REFCOUNT_MAX,
+				    (uint32_t)rcmax);
 		ret = tool_nl_request(&nl, msg, NULL, NULL);
 		break;
 	case INJECT_CLEAR:
@@ -399,7 +433,8 @@ const struct tool_cmd tool_cmd_inject = {
 	.name		= "inject",
 	.synopsis	= "MOUNTPOINT SITE [--nth N] [--every M] [--errno E]\n"
 	"       reflinkfs inject MOUNTPOINT --list [--json]\n"
-	"       reflinkfs inject MOUNTPOINT --clear [SITE]",
+	"       reflinkfs inject MOUNTPOINT --clear [SITE]\n"
+	"       reflinkfs inject MOUNTPOINT --refcount-max N",
 	.summary	= "Make a reflinkfs filesystem fail on purpose (fault injection).",
 	.help		=
 "Arms a fault site of the reflinkfs filesystem holding MOUNTPOINT (the\n"
@@ -416,7 +451,13 @@ const struct tool_cmd tool_cmd_inject = {
 "\n"
 "--list shows the armed sites with how many calls went through each\n"
 "since it was armed and how many of them failed (FAULT_GET); --clear\n"
-"disarms SITE, or every site (FAULT_CLEAR).\n"
+"disarms SITE, or every site (FAULT_CLEAR), and then also restores the\n"
+"refcount limit.\n"
+"\n"
+"--refcount-max N lowers the highest reference count a block may reach on\n"
+"this mount (normally 4294967295) to N, so that the limit can be tested\n"
+"with a few clones: a clone, dedupe or reflink that would pass it fails\n"
+"with EMLINK.  4294967295 restores it; so does an unmount.\n"
 "\n"
 "Arming and clearing need CAP_SYS_ADMIN; anyone may --list.\n"
 "\n"
@@ -429,6 +470,7 @@ const struct tool_cmd tool_cmd_inject = {
 "                   numbers are passed on, for the kernel to refuse\n"
 "      --list       show the armed faults\n"
 "      --clear      disarm SITE, or all sites\n"
+"      --refcount-max N  limit reference counts to N (1 or more)\n"
 "      --json       with --list: print a JSON object (see reflinkfs(8))\n"
 "  -h, --help       show this help\n",
 	.run		= inject_run,
