@@ -21,6 +21,7 @@
 
 /* Exit codes, as e2fsck's. */
 #define EXIT_OK			0
+#define EXIT_FIXED		1	/* errors found and all corrected */
 #define EXIT_UNCORRECTED	4
 #define EXIT_OPERATIONAL	8
 
@@ -29,6 +30,8 @@
 #define II_INUSE	0x02	/* valid in-use record: checked further */
 #define II_BAD		0x04	/* allocated but unusable record */
 #define II_ORPHAN	0x08	/* on the orphan list */
+#define II_FREEREC	0x10	/* bit set but the record is free (mode 0) */
+#define II_SALVAGED	0x20	/* record refused, checked from a copy */
 
 struct ino_info {
 	uint32_t	nlink;		/* i_nlink on disk */
@@ -99,12 +102,45 @@ struct name_set {
 	size_t		acap;
 };
 
+/* A fix pass 1 or 2 found while checking, applied by repair.c. */
+enum fix_kind {
+	FIX_IBLOCKS,		/* inode ino: i_blocks = val */
+	FIX_DIRENT_REMOVE,	/* entry at blk/off of directory ino */
+	FIX_DIRENT_TYPE,	/* d_type of the entry at blk/off = val */
+	FIX_PARENT,		/* directory ino: i_parent = val */
+};
+
+struct fix {
+	enum fix_kind	kind;
+	uint64_t	ino;		/* inode, or the directory */
+	uint64_t	blk;
+	uint64_t	val;
+	uint64_t	target;		/* entry: the inode it names */
+	unsigned int	off;
+	bool		counted;	/* entry: counted in links (pass 2) */
+};
+
+/* What fsck may change: -n nothing, -p the safe fixes, -y all of them. */
+enum fsck_mode { MODE_CHECK, MODE_PREEN, MODE_REPAIR };
+
 struct fsck {
 	struct rlfs_dev	dev;
 	const char	*path;
 	bool		verbose;
 	bool		pass1b;		/* quiet re-walk recording owners */
+	enum fsck_mode	mode;
+	bool		checked;	/* passes 1-5 ran (pass 0 allowed them) */
 	uint64_t	errors;
+
+	/* Found while checking, for repair.c (reset with the rest). */
+	struct fix	*fixes;
+	size_t		nfixes;
+	size_t		cap_fixes;
+	uint64_t	rc_errors;	/* problems inside the refcount tree */
+	bool		claims_incomplete; /* an inode's blocks not all walked */
+	bool		entries_incomplete; /* directory entries not all read */
+	uint64_t	cur_dir_blk;	/* pass 2: block in f->buf */
+	bool		cur_dir_ok;	/* its header and crc are good */
 
 	struct rlfs_super sb;
 	struct rlfs_geom g;
@@ -198,5 +234,11 @@ void pass4(struct fsck *f);
 
 /* pass5.c */
 void pass5(struct fsck *f);
+
+/* repair.c */
+void fix_add(struct fsck *f, const struct fix *x);
+bool repair_wanted(struct fsck *f);
+uint64_t repair(struct fsck *f);
+void fsck_reset(struct fsck *f);
 
 #endif /* _RLFS_FSCK_H */

@@ -578,12 +578,31 @@ static void check_inode(struct fsck *f, uint64_t ino,
 		return;
 	}
 	if (!alloc) {
-		if (magic_ok && mode != 0)
-			fsck_err(f, "inode %" PRIu64 ": in use (mode 0%o) but "
-				 "marked free in the inode bitmap", ino, mode);
-		else if (!magic_ok && !all_zero(ri, sizeof(*ri)))
-			fsck_info(f, "inode %" PRIu64 ": free slot holds "
-				  "non-zero data", ino);
+		if (!magic_ok || mode == 0) {
+			if (!magic_ok && !all_zero(ri, sizeof(*ri)))
+				fsck_info(f, "inode %" PRIu64 ": free slot "
+					  "holds non-zero data", ino);
+			return;
+		}
+		fsck_err(f, "inode %" PRIu64 ": in use (mode 0%o) but marked "
+			 "free in the inode bitmap", ino, mode);
+		/*
+		 * A record the core accepts is an inode in use whose bit is
+		 * wrong: it is checked as allocated, so that its blocks and
+		 * the entries naming it count (and repair sets the bit).
+		 */
+		if (rlfs_verify_inode(ri, ino, &f->g,
+				      le64toh(f->sb.s_feature_ro_compat))) {
+			f->claims_incomplete = true;
+			return;
+		}
+	}
+	if (all_zero(ri, sizeof(*ri))) {
+		/* Never written: a free inode whose bit is wrong. */
+		fsck_err(f, "inode %" PRIu64 ": marked in use in the inode "
+			 "bitmap but never written", ino);
+		if (!f->pass1b)
+			ii->flags = II_ALLOC | II_FREEREC;
 		return;
 	}
 	if (!f->pass1b)
@@ -591,18 +610,24 @@ static void check_inode(struct fsck *f, uint64_t ino,
 	why = rlfs_verify_inode(ri, ino, &f->g,
 				le64toh(f->sb.s_feature_ro_compat));
 	if (why) {
-		if (!salvage_inode(f, &w, ri, why, &rec))
+		if (!salvage_inode(f, &w, ri, why, &rec)) {
+			/* What it owns or names is not known. */
+			f->claims_incomplete = true;
+			f->entries_incomplete = true;
 			return;
+		}
 		ri = &rec;
 	}
 	if (mode == 0) {
 		fsck_err(f, "inode %" PRIu64 ": marked in use in the inode "
 			 "bitmap but free (mode 0)", ino);
+		if (!f->pass1b && !why)
+			ii->flags |= II_FREEREC;
 		return;
 	}
 	ft = rlfs_mode_to_ftype(mode);
 	if (!f->pass1b) {
-		ii->flags = II_ALLOC | II_INUSE;
+		ii->flags = II_ALLOC | II_INUSE | (why ? II_SALVAGED : 0);
 		ii->mode = mode;
 		ii->nlink = le32toh(ri->i_nlink);
 	}
@@ -636,10 +661,20 @@ static void check_inode(struct fsck *f, uint64_t ino,
 
 	owned = w.data_blocks + w.meta_blocks +
 		check_xattr(f, &w, le64toh(ri->i_xattr_blk));
+	/* Blocks below a node it could not use are not claimed. */
+	if (w.nerr) {
+		f->claims_incomplete = true;
+		if (ft == RLFS_FT_DIR)
+			f->entries_incomplete = true;
+	}
 	iblocks = le64toh(ri->i_blocks);
-	if (!w.nerr && iblocks != owned)
+	if (!w.nerr && iblocks != owned) {
 		IERR(f, &w, "i_blocks is %" PRIu64 " but the inode owns %"
 		     PRIu64 " blocks", iblocks, owned);
+		if (!f->pass1b && !why)
+			fix_add(f, &(struct fix){ .kind = FIX_IBLOCKS,
+				.ino = ino, .val = owned });
+	}
 }
 
 /* Every slot of the inode table; pass 1b walks it again, quietly. */
@@ -679,6 +714,8 @@ void pass1(struct fsck *f)
 	f->refs = xcalloc(f->g.blocks, sizeof(*f->refs));
 	f->bkind = xcalloc(f->g.blocks, sizeof(*f->bkind));
 	f->ii = xcalloc(f->g.inodes, sizeof(*f->ii));
+	f->rc_errors = f->errors;
 	check_refcount_tree(f);
+	f->rc_errors = f->errors - f->rc_errors;
 	scan_inodes(f);
 }

@@ -200,6 +200,41 @@ static bool cut_records(uint8_t *block, unsigned int off)
 }
 
 /*
+ * Repair (repair.c) removes an entry that names no inode it could name:
+ * one out of range, the root, or a free inode.  Pass 2 notes them.
+ */
+static void note_dirent(struct fsck *f, const struct dir_info *d,
+			const struct rlfs_dirent *de, enum fix_kind kind,
+			uint64_t val, bool counted)
+{
+	if (!f->cur_dir_ok)
+		return;		/* a block with a bad checksum is left */
+	fix_add(f, &(struct fix){ .kind = kind, .ino = d->ino,
+		.blk = f->cur_dir_blk, .off = (const uint8_t *)de - f->buf,
+		.target = le64toh(de->d_ino), .val = val,
+		.counted = counted });
+}
+
+/* A record the core refused that removing repairs (not counted). */
+static bool removable_record(struct fsck *f, const struct rlfs_dirent *de)
+{
+	uint64_t ino = le64toh(de->d_ino);
+
+	return ino >= f->g.inodes || ino == RLFS_ROOT_INO ||
+	       !(f->ii[ino].flags & II_ALLOC) ||
+	       (f->ii[ino].flags & II_FREEREC);
+}
+
+static void note_bad_record(struct fsck *f, const struct dir_info *d,
+			    unsigned int off, uint64_t ino)
+{
+	if (f->cur_dir_ok)
+		fix_add(f, &(struct fix){ .kind = FIX_DIRENT_REMOVE,
+			.ino = d->ino, .blk = f->cur_dir_blk, .off = off,
+			.target = ino });
+}
+
+/*
  * Judge the records of the directory block in f->buf, reporting each one
  * the core refuses; on return the buffer holds only records the core
  * accepts, the refused ones freed or cut off.  False if nothing of the
@@ -211,9 +246,14 @@ static bool verify_records(struct fsck *f, const struct dir_info *d,
 	struct rlfs_dirent *de;
 	unsigned int off, last = 0;
 	const char *why;
+	bool pending = false;
+	uint64_t pending_ino = 0;
 
 	for (;;) {
 		why = rlfs_verify_dir_block(f->buf, f->g.inodes, &off);
+		if (pending && (!why || off != last))	/* freeing it helped */
+			note_bad_record(f, d, last, pending_ino);
+		pending = false;
 		if (!why)
 			return true;
 		if (off == last)	/* freeing it did not help */
@@ -222,10 +262,15 @@ static bool verify_records(struct fsck *f, const struct dir_info *d,
 		de = (void *)(f->buf + off);
 		if (!rec_readable(off) || !de->d_ino)
 			break;
+		pending = removable_record(f, de);
+		if (!pending)
+			f->entries_incomplete = true;
+		pending_ino = le64toh(de->d_ino);
 		de->d_ino = 0;		/* taken as free, judge again */
 		last = off;
 	}
 	/* The records before @off are kept if the core accepts them. */
+	f->entries_incomplete = true;
 	return cut_records(f->buf, off) &&
 	       !rlfs_verify_dir_block(f->buf, f->g.inodes, &off);
 }
@@ -239,38 +284,53 @@ static void check_dirent(struct fsck *f, struct dir_info *d,
 	struct dir_info *cd;
 	struct ino_info *t;
 	char name[4 * RLFS_NAME_LEN + 8];
+	bool removed = false;
 	int ft;
 
 	show_name(de->d_name, len, name, sizeof(name));
-	if (!names_add(&f->names, de->d_name, len))
+	t = &f->ii[ino];		/* below s_inodes: the core said so */
+	if (!names_add(&f->names, de->d_name, len)) {
 		fsck_err(f, "directory %" PRIu64 ": duplicate entry '%s'", dino,
 			 name);
-	t = &f->ii[ino];		/* below s_inodes: the core said so */
+		/* The later one goes, unless it names a directory. */
+		removed = (t->flags & II_INUSE) && !S_ISDIR(t->mode);
+		if (removed)
+			note_dirent(f, d, de, FIX_DIRENT_REMOVE, 0, true);
+	}
 	if (!(t->flags & II_ALLOC)) {
 		fsck_err(f, "directory %" PRIu64 ": entry '%s' points to free "
 			 "inode %" PRIu64, dino, name, ino);
+		note_dirent(f, d, de, FIX_DIRENT_REMOVE, 0, false);
 		return;
 	}
 	if (t->links != UINT32_MAX)
 		t->links++;
+	if (t->flags & II_FREEREC)	/* reported in pass 1 */
+		note_dirent(f, d, de, FIX_DIRENT_REMOVE, 0, true);
 	if (!(t->flags & II_INUSE))
 		return;		/* corrupt inode, already reported */
 	ft = rlfs_mode_to_ftype(t->mode);
-	if (de->d_type != ft)
+	if (de->d_type != ft) {
 		fsck_err(f, "directory %" PRIu64 ": entry '%s' has type %u "
 			 "(%s) but inode %" PRIu64 " is a %s", dino, name,
 			 de->d_type, rlfs_ftype_name(de->d_type), ino,
 			 rlfs_ftype_name(ft));
+		if (!removed)
+			note_dirent(f, d, de, FIX_DIRENT_TYPE, ft, true);
+	}
 	if (ft != RLFS_FT_DIR)
 		return;
 	d->subdirs++;
 	cd = find_dir(f, ino);
 	if (!cd)
 		return;
-	if (cd->parent != dino)
+	if (cd->parent != dino) {
 		fsck_err(f, "directory %" PRIu64 " (entry '%s' in directory %"
 			 PRIu64 ") has parent %" PRIu64, ino, name, dino,
 			 cd->parent);
+		fix_add(f, &(struct fix){ .kind = FIX_PARENT, .ino = ino,
+			.val = dino });
+	}
 	if (!cd->ref_dir)
 		cd->ref_dir = dino;
 	add_edge(f, d - f->dirs, cd - f->dirs);
@@ -282,11 +342,18 @@ static void check_dir_block(struct fsck *f, struct dir_info *d, uint64_t blk,
 	const struct rlfs_dirent *de;
 	unsigned int off;
 
+	enum blk_verdict v;
+
 	read_or_die(f, blk, 1, f->buf);
-	if (check_block(f, f->buf, RLFS_DIR_MAGIC, blk, d->ino,
+	v = check_block(f, f->buf, RLFS_DIR_MAGIC, blk, d->ino,
 			"directory %" PRIu64 " block %" PRIu64 " (logical %"
-			PRIu64 ")", d->ino, blk, lblk) == BLK_BAD_HEADER)
+			PRIu64 ")", d->ino, blk, lblk);
+	if (v != BLK_OK)
+		f->entries_incomplete = true;	/* what it held is unsure */
+	if (v == BLK_BAD_HEADER)
 		return;
+	f->cur_dir_blk = blk;
+	f->cur_dir_ok = v == BLK_OK;
 	if (!verify_records(f, d, blk, lblk))
 		return;
 	for (off = sizeof(struct rlfs_block_header); off < RLFS_BLOCK_SIZE;

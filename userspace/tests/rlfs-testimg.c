@@ -282,6 +282,9 @@ static const char *const scenarios[] = {
 	"snap-feature", "snap-origin", "snap-self", "snap-lineage",
 	"snap-dir", "snap-notsnap", "ext-lblk-limit", "dir-names",
 	"dir-crc", "inode-crc", "ext-root-crc",
+	/* fsck -y repairs these (tests/test-repair.sh) */
+	"dir-ghost", "dir-freerec", "orphan-missing", "rc-extra", "sb-free",
+	"nlink-high", "ibitmap-free", "bbitmap-crc",
 	NULL,
 };
 
@@ -574,6 +577,28 @@ int main(int argc, char **argv)
 		ino_rec(file)->i_ext[4].e_lblk = htole32(RLFS_LBLK_LIMIT);
 	} else if (!strcmp(sc, "ext-root-crc")) {
 		ino_rec(file)->i_ext[1].e_pblk = htole64(g.blocks + 10);
+	} else if (!strcmp(sc, "dir-ghost")) {
+		/* an entry naming a never-used inode */
+		de = dir_add(subb, "ghost", next_ino + 2);
+		de->d_type = RLFS_FT_REG;
+	} else if (!strcmp(sc, "dir-freerec")) {
+		/* a freed record (mode 0) still marked and named */
+		a = new_inode(S_IFREG | 0644, 1, 0);
+		dir_add(subb, "freed", a);
+		ino_rec(a)->i_mode = 0;
+	} else if (!strcmp(sc, "orphan-missing")) {
+		/* the removed file (nlink 0) dropped from the list */
+		sb->s_orphan_head = htole64(trunc);
+	} else if (!strcmp(sc, "rc-extra")) {
+		/* a record for a block mapped once (/trunc's) */
+		rc_rec_add(rl2, le64toh(ino_rec(trunc)->i_ext[0].e_pblk), 1,
+			   2);
+	} else if (!strcmp(sc, "nlink-high")) {
+		ino_rec(file)->i_nlink = htole32(3);
+	} else if (!strcmp(sc, "ibitmap-free")) {
+		/* bits set for inode slots never written */
+		bitmap_set(g.ibitmap_start, next_ino + 1, true);
+		bitmap_set(g.ibitmap_start, next_ino + 2, true);
 	} else if (!strcmp(sc, "dir-names")) {
 		find_entry(rootb, "big")->d_name[1] = '/';
 		find_entry(rootb, "slow")->d_ino = htole64(g.inodes + 5);
@@ -588,6 +613,14 @@ int main(int argc, char **argv)
 		bi->i_crc ^= htole32(1);
 	else if (!strcmp(sc, "ext-root-crc"))
 		ino_rec(file)->i_crc ^= htole32(1);
+	else if (!strcmp(sc, "bbitmap-crc"))	/* a bit flipped after */
+		rlfs_clear_bit(((struct rlfs_bitmap_block *)
+				blk(g.bbitmap_start))->bb_bits, fileb);
+	else if (!strcmp(sc, "sb-free")) {	/* a hint, not an error */
+		sb->s_free_blocks = htole64(le64toh(sb->s_free_blocks) - 7);
+		sb->s_free_inodes = htole64(le64toh(sb->s_free_inodes) + 3);
+		rlfs_super_set_csum(sb);
+	}
 	if (msync(img, st.st_size, MS_SYNC) || munmap(img, st.st_size) ||
 	    close(fd))
 		die(strerror(errno));

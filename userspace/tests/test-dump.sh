@@ -379,7 +379,8 @@ declare -A WANT=(
 CROSS="dup iblocks dir-type dir-dup dir-free-ino dir-hole nlink dir-nlink
 parent unreachable nlink0 orphan-loop orphan-free bbitmap-free
 bbitmap-used ibitmap detached-dir dir-cycle journal root-ref dir-hardlink
-rc-count rc-missing rc-free rc-bitmap rc-claimed"
+rc-count rc-missing rc-free rc-bitmap rc-claimed dir-ghost dir-freerec
+orphan-missing rc-extra sb-free nlink-high ibitmap-free"
 
 # every view of the scenario's image exits 0 or 1 (and 0 if $1 = 0)
 all_views() {
