@@ -5,6 +5,13 @@
 #   KDIR=<path>      build the module against this kernel tree (wins over KVER)
 #   KVERS="v1 v2"    kernels for modules-all/check/sparse/w1 (default: every
 #                    installed kernel with headers and a /boot/vmlinuz)
+#   FSTYP=xfs|btrfs  make check/check-kselftest: the suite as a conformance
+#                    suite on XFS (reflink=1) or btrfs instead of reflinkfs:
+#                    the reflinkfs-only cases skip (see
+#                    Documentation/filesystems/reflinkfs-conformance.rst)
+#   TESTS="a b"      make check-kselftest: only these programs (-t reflinkfs:a)
+#   KERNEL=debug     make check: run the suite on the debug kernel of
+#                    make debug-kernel (KASAN, lockdep, kmemleak, UBSAN)
 #   DESTDIR, PREFIX  make install: staging root and prefix of the tools
 #                    (default /usr/local); the module goes to
 #                    DESTDIR/lib/modules/KVER/updates/ (KVER default: the
@@ -18,8 +25,11 @@ BUILD := $(TOP)/build
 KVERS ?= $(shell $(TOP)/scripts/kernels)
 KVERS := $(KVERS)
 
+# KVER=debug is the debug kernel tree built by scripts/debug-kernel.
+KVER_KDIR = $(if $(filter debug,$(KVER)),$(BUILD)/debug-kernel/linux,/lib/modules/$(KVER)/build)
+
 ifneq ($(KVER),)
-KDIR ?= /lib/modules/$(KVER)/build
+KDIR ?= $(KVER_KDIR)
 endif
 KDIR ?= $(shell if [ -e "/lib/modules/$$(uname -r)/build/Makefile" ]; then \
 		echo "/lib/modules/$$(uname -r)/build"; \
@@ -43,13 +53,14 @@ define copy_src
 	tar -C $(TOP) $(TAR_EXCLUDES) -cf - kernel include | tar -C $(1) -xf -
 endef
 
+.PHONY: check-kselftest
 .PHONY: all modules modules-all module-kver userspace selftests ksrc check \
-	demo sparse checkpatch w1 clean bench help install dkms-src
+	debug-kernel demo sparse checkpatch w1 clean bench help install dkms-src
 
 all: modules userspace selftests
 
 help:
-	@echo "targets: all modules modules-all userspace selftests check demo sparse checkpatch w1 bench install dkms-src clean"
+	@echo "targets: all modules modules-all userspace selftests check check-kselftest debug-kernel demo sparse checkpatch w1 bench install dkms-src clean"
 
 # In-tree build against one kernel (KDIR or KVER, default: running/newest).
 modules:
@@ -61,10 +72,10 @@ modules:
 # Out-of-tree copy per kernel: build/KVER/src/{kernel,include} -> build/KVER/reflinkfs.ko
 module-kver:
 	@[ -n "$(KVER)" ] || { echo "module-kver: KVER= required" >&2; exit 1; }
-	@[ -e /lib/modules/$(KVER)/build/Makefile ] || { echo "module-kver: no headers for $(KVER)" >&2; exit 1; }
+	@[ -e $(KVER_KDIR)/Makefile ] || { echo "module-kver: no headers for $(KVER)" >&2; exit 1; }
 	@[ -e kernel/Kbuild ] || [ -e kernel/Makefile ] || { echo "module-kver: kernel/Kbuild missing" >&2; exit 1; }
 	@$(call copy_src,$(BUILD)/$(KVER)/src)
-	$(MAKE) -C /lib/modules/$(KVER)/build M=$(BUILD)/$(KVER)/src/kernel modules
+	$(MAKE) -C $(KVER_KDIR) M=$(BUILD)/$(KVER)/src/kernel modules
 	cp -f $(BUILD)/$(KVER)/src/kernel/reflinkfs.ko $(BUILD)/$(KVER)/reflinkfs.ko
 
 modules-all:
@@ -108,9 +119,18 @@ ksrc:
 selftests: ksrc
 	$(MAKE) -C selftests
 
+# The debug kernel (build/debug-kernel/, built once; see scripts/debug-kernel).
+debug-kernel:
+	@scripts/debug-kernel
+
 check:
 	@scripts/install-deps --check >/dev/null 2>&1 || scripts/install-deps
-	@KVERS="$(KVERS)" scripts/check
+ifeq ($(KERNEL),debug)
+	@scripts/debug-kernel
+	@KVERS=debug RLFS_FSTYP="$(FSTYP)" scripts/check
+else
+	@KVERS="$(KVERS)" RLFS_FSTYP="$(FSTYP)" scripts/check
+endif
 
 demo:
 	@scripts/install-deps --check >/dev/null 2>&1 || scripts/install-deps
@@ -131,6 +151,13 @@ sparse:
 	done; exit $$fail
 
 CHECKPATCH_FILES = $(filter-out %.mod.c,$(wildcard kernel/*.c kernel/*.h kernel/libreflinkfs/*.c kernel/libreflinkfs/*.h include/uapi/linux/*.h))
+# The selftests installed kselftest-style, run by the kernel's
+# run_kselftest.sh in the VM (KVER default: the oldest kernel; FSTYP too).
+check-kselftest:
+	@scripts/install-deps --check >/dev/null 2>&1 || scripts/install-deps
+	@KVER="$(or $(KVER),$(shell scripts/kernels --oldest))" RLFS_FSTYP="$(FSTYP)" \
+		scripts/check-kselftest $(TESTS)
+
 checkpatch: ksrc
 	@[ -n "$(strip $(CHECKPATCH_FILES))" ] || { echo "checkpatch: no files"; exit 0; }
 	$(BUILD)/ksrc/scripts/checkpatch.pl --no-tree -f --terse \
@@ -164,5 +191,5 @@ clean:
 	@if [ -e selftests/Makefile ]; then $(MAKE) -C selftests clean; fi
 	@if [ -e "$(KDIR)/Makefile" ] && { [ -e kernel/Kbuild ] || [ -e kernel/Makefile ]; }; then \
 		$(MAKE) -C $(KDIR) M=$(TOP)/kernel clean; fi
-	rm -rf $(BUILD)/ksrc $(BUILD)/vm $(BUILD)/check $(BUILD)/ci.log
+	rm -rf $(BUILD)/ksrc $(BUILD)/vm $(BUILD)/check $(BUILD)/ci.log $(BUILD)/debug
 	@for v in $(KVERS); do rm -rf "$(BUILD)/$$v"; done

@@ -625,6 +625,8 @@ FIXTURE(enospc) {
 
 FIXTURE_SETUP(enospc)
 {
+	/* the cases count free blocks exactly (statfs == reflinkfs' own) */
+	RLFS_REFLINKFS_ONLY_SETUP("exact free-block accounting");
 	rlfs_fs_setup(&self->fs, FS_BLOCKS);
 	ASSERT_EQ(0, filler_init(&self->fl));
 }

@@ -457,6 +457,14 @@ static void hole_race(struct __test_metadata *_metadata, struct rlfs_fs *fs,
 
 TEST_F_TIMEOUT(integrity, mkwrite_dio_read, T_RACE)
 {
+	/*
+	 * iomap filesystems fail an O_DIRECT read that meets the delalloc
+	 * extent a racing page_mkwrite made after the flush with EIO
+	 * ("Direct I/O collision with buffered writes", fs/iomap/direct-io.c):
+	 * DIO is not serialised against mmap there.  reflinkfs guarantees it.
+	 */
+	if (rlfs_is_fstype("xfs"))
+		SKIP(return, "xfs: O_DIRECT read vs mmap write is EIO by design");
 	hole_race(_metadata, &self->fs, true);
 }
 
@@ -499,6 +507,11 @@ static int make_swapfile(const char *path, unsigned int pages, int hole)
 	}
 	if (!ret && ftruncate(fd, (off_t)pages * BS))
 		ret = -errno;
+	/* xfs' speculative EOF preallocation fills a skipped page */
+	if (!ret && hole >= 0 &&
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)hole * BS, BS))
+		ret = -errno;
 	if (!ret && fsync(fd))
 		ret = -errno;
 	close(fd);
@@ -518,6 +531,9 @@ TEST_F_TIMEOUT(integrity, swap, T_SHORT)
 {
 	int fd, d, r, rl, fc;
 
+	if (rlfs_is_fstype("btrfs"))
+		SKIP(return, "btrfs: a swap file must be NOCOW (chattr +C); "
+		     "the case's files are CoW (btrfs_swap_activate)");
 	/* A hole. */
 	ASSERT_EQ(0, make_swapfile("holey", SWAP_PAGES, SWAP_PAGES / 2));
 	r = try_swapon("holey");
@@ -542,6 +558,7 @@ TEST_F_TIMEOUT(integrity, swap, T_SHORT)
 
 	/* Private again: swapon works, and the file cannot be shared. */
 	ASSERT_EQ(0, unlink("swap.clone"));
+	sync();	/* xfs frees the clone's extents in background inodegc */
 	fd = open("swap", O_RDONLY);
 	ASSERT_LE(0, fd);
 	d = open("ficlone", O_CREAT | O_WRONLY, 0600);
@@ -555,9 +572,13 @@ TEST_F_TIMEOUT(integrity, swap, T_SHORT)
 	EXPECT_EQ(0, swapoff("swap")) {
 		TH_LOG("swapoff: %s", strerror(errno));
 	}
-	EXPECT_EQ(-ETXTBSY, rl) {
-		TH_LOG("REFLINKFS_IOC_REFLINK from an active swap file: %s",
-		       strerror(-rl));
+	if (rlfs_is_reflinkfs()) {
+		EXPECT_EQ(-ETXTBSY, rl) {
+			TH_LOG("REFLINKFS_IOC_REFLINK from an active swap file: %s",
+			       strerror(-rl));
+		}
+	} else {
+		EXPECT_EQ(-ENOTTY, rl);	/* a reflinkfs-only ioctl */
 	}
 	EXPECT_EQ(-ETXTBSY, fc) {
 		TH_LOG("FICLONE from an active swap file: %s", strerror(-fc));

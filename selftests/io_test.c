@@ -147,6 +147,12 @@ TEST_F_TIMEOUT(io, fragmented_file, T_LONG)
 	fd = open("frag", O_CREAT | O_RDWR, 0644);
 	ASSERT_LE(0, fd);
 	bfree0 = rlfs_bfree(".");
+	/*
+	 * The size first (the last block is a hole): writes inside EOF
+	 * get no speculative EOF preallocation, which on xfs turns the
+	 * holes between them into unwritten extents.
+	 */
+	ASSERT_EQ(0, ftruncate(fd, range));
 	for (off = 0; off < range; off += 8192) {
 		rlfs_fill(buf, 4096, off, 2);
 		ASSERT_EQ(4096, pwrite(fd, buf, 4096, off)) {
@@ -154,16 +160,20 @@ TEST_F_TIMEOUT(io, fragmented_file, T_LONG)
 			       strerror(errno));
 		}
 	}
-	ASSERT_EQ(0, ftruncate(fd, range));	/* the last block is a hole */
 	ASSERT_EQ(0, fsync(fd));
 	close(fd);
 	bfree1 = rlfs_bfree(".");
 	used = bfree0 - bfree1;
-	/* 8192 data blocks plus a multi-level extent tree (>= 33 leaves). */
-	EXPECT_LE(8192 + 33, used) {
+	/*
+	 * 8192 data blocks plus a multi-level extent tree (>= 33 leaves on
+	 * reflinkfs; xfs packs 4096 extents into ~17 bmbt blocks, btrfs
+	 * keeps them in its shared fs tree).
+	 */
+	EXPECT_LE(8192 + (rlfs_is_reflinkfs() ? 33 : 0), used) {
 		TH_LOG("%lld blocks used: no extent blocks?", used);
 	}
-	EXPECT_GE(8192 + 200, used);
+	/* btrfs: f_bfree moves with its metadata reservations (+ DUP) */
+	EXPECT_GE(8192 + (rlfs_is_fstype("btrfs") ? 1024 : 200), used);
 
 	RLFS_REMOUNT(&self->fs);
 	fd = open("frag", O_RDWR);
@@ -305,9 +315,17 @@ TEST_F_TIMEOUT(io, direct_io, T_SHORT)
 	ASSERT_EQ(0, dio_pwrite(fd, abuf, img, 96 * KiB, 8 * KiB, 52));
 	/* Extending past EOF. */
 	ASSERT_EQ(0, dio_pwrite(fd, abuf, img, 128 * KiB, 16 * KiB, 53));
-	/* Misaligned direct I/O is refused. */
+	/*
+	 * Misaligned direct I/O is refused; btrfs does it buffered instead
+	 * (btrfs_direct_write: check_direct_IO fails -> buffered write).
+	 */
 	e = pwrite(fd, abuf, 4096, 100) < 0 ? errno : 0;
-	EXPECT_EQ(EINVAL, e);
+	if (rlfs_is_fstype("btrfs")) {
+		EXPECT_EQ(0, e);
+		memcpy(img + 100, abuf, 4096);
+	} else {
+		EXPECT_EQ(EINVAL, e);
+	}
 
 	/* O_DIRECT read of everything, holes included. */
 	memset(abuf, 0xee, size);
@@ -373,17 +391,25 @@ TEST_F_TIMEOUT(io, enospc_and_recovery, T_LONG)
 	EXPECT_EQ(ENOSPC, err) {
 		TH_LOG("filling the filesystem ended with %s", strerror(err));
 	}
-	/* Nearly all the free space went into the file. */
-	EXPECT_LE((uint64_t)bfree0 * 4096 * 95 / 100, written) {
-		TH_LOG("only %" PRIu64 " of %lld bytes written before ENOSPC",
-		       written, bfree0 * 4096);
+	/*
+	 * Nearly all the free space went into the file, and statfs then
+	 * shows it full.  Not on btrfs: its f_bfree includes space that
+	 * only metadata chunks can use (and their reserve).
+	 */
+	if (!rlfs_is_fstype("btrfs")) {
+		EXPECT_LE((uint64_t)bfree0 * 4096 * 95 / 100, written) {
+			TH_LOG("only %" PRIu64 " of %lld bytes written before ENOSPC",
+			       written, bfree0 * 4096);
+		}
 	}
 	EXPECT_EQ(0, fsync(fd));
 	ASSERT_EQ(0, statfs(".", &sf));
 	bfree_full = (long long)sf.f_bfree;
-	EXPECT_GE((long long)sf.f_blocks / 100, bfree_full) {
-		TH_LOG("statfs reports %lld free blocks on a full fs",
-		       bfree_full);
+	if (!rlfs_is_fstype("btrfs")) {
+		EXPECT_GE((long long)sf.f_blocks / 100, bfree_full) {
+			TH_LOG("statfs reports %lld free blocks on a full fs",
+			       bfree_full);
+		}
 	}
 	EXPECT_GE(sf.f_bfree, sf.f_bavail);
 	/* What was written before ENOSPC is intact. */

@@ -12,7 +12,7 @@
 # case still runs; after each case the mount point is unmounted.
 #
 # Environment: RLFS_TOP, RLFS_DEV / RLFS_DEV2 (else RLFS_SCRATCH_DEVS, else
-# /dev/vda /dev/vdb), RLFS_MKFS, RLFS_FSCK, RLFS_FSTYPE, RLFS_MODULE.  The
+# /dev/vda /dev/vdb), RLFS_MKFS, RLFS_FSCK, RLFS_FSTYP, RLFS_MODULE.  The
 # tests run only in the test VM (RLFS_VM=1) or with RLFS_ALLOW_HOST=1.
 
 # shellcheck disable=SC2034  # variables used by the tests that source this
@@ -31,7 +31,13 @@ _tool() { # _tool ENVVALUE NAME
 MKFS=$(_tool "${RLFS_MKFS:-}" mkfs.reflinkfs)
 FSCK=$(_tool "${RLFS_FSCK:-}" fsck.reflinkfs)
 TOOL=$(_tool "${RLFS_TOOL:-}" reflinkfs)
-FSTYPE=${RLFS_FSTYPE:-reflinkfs}
+# The filesystem under test: reflinkfs (default), xfs or btrfs.  On xfs
+# and btrfs only the cases a test lists in RLFS_PORTABLE_CASES run (those
+# that use standard interfaces only); the others, and tests listing none,
+# skip.  mkfs_fs, mount_fs and fsck_clean use that filesystem's tools.
+FSTYP=${RLFS_FSTYP:-${RLFS_FSTYPE:-reflinkfs}}
+FSTYPE=$FSTYP
+RLFS_PORTABLE_CASES=	# set by the test after sourcing this (not from the environment)
 BLOCKS=${RLFS_TEST_BLOCKS:-32768}	# 128 MiB filesystems
 
 read -r -a _scratch <<< "${RLFS_SCRATCH_DEVS:-}"
@@ -44,14 +50,25 @@ LOG=$WORK/log
 
 # ---- environment -------------------------------------------------------
 
-# Exit 4 (skip) unless we are in the test VM with the tools at hand.
+# Exit 4 (skip) unless we are in the test VM with the tools at hand, and,
+# on xfs/btrfs, unless the test has cases in RLFS_PORTABLE_CASES.
 require_vm() {
 	if [ "${RLFS_VM:-0}" != 1 ] && [ "${RLFS_ALLOW_HOST:-0}" != 1 ]; then
 		echo "SKIP: not in the test VM (RLFS_VM unset): refusing to touch block devices"
 		exit 4
 	fi
-	local t
-	for t in "$MKFS" "$FSCK"; do
+	local t tools=("$MKFS" "$FSCK")
+	case "$FSTYP" in
+	reflinkfs) ;;
+	xfs) tools=(mkfs.xfs xfs_repair) ;;
+	btrfs) tools=(mkfs.btrfs btrfs) ;;
+	*) echo "SKIP: RLFS_FSTYP=$FSTYP: want reflinkfs, xfs or btrfs"; exit 4 ;;
+	esac
+	if [ "$FSTYP" != reflinkfs ] && [ -z "$RLFS_PORTABLE_CASES" ]; then
+		echo "SKIP: reflinkfs-only test (RLFS_FSTYP=$FSTYP)"
+		exit 4
+	fi
+	for t in "${tools[@]}"; do
 		if ! command -v "$t" >/dev/null 2>&1; then
 			echo "SKIP: $t not found (build userspace/ first)"
 			exit 4
@@ -79,12 +96,25 @@ show() { sed 's/^/#   /' "$@" || true; }
 
 # ---- filesystem helpers -----------------------------------------------
 
+# native_bytes BLOCKS: size of an xfs/btrfs test filesystem for BLOCKS
+# 4 KiB blocks, at least RLFS_NATIVE_MIN_MIB (512) MiB: newer mkfs.xfs
+# refuses less than 300 MiB, mkfs.btrfs less than ~114 MiB.
+native_bytes() {
+	local b=$(($1 * 4096)) min=$((${RLFS_NATIVE_MIN_MIB:-512} * 1048576))
+	echo $((b > min ? b : min))
+}
+
 # mkfs_fs [DEV [BLOCKS]]
 mkfs_fs() {
-	local dev=${1:-$DEV} blocks=${2:-$BLOCKS}
-	if ! "$MKFS" -f "$dev" "$blocks" > "$LOG" 2>&1; then
+	local dev=${1:-$DEV} blocks=${2:-$BLOCKS} cmd
+	case "$FSTYP" in
+	xfs) cmd=(mkfs.xfs -f -m reflink=1 -b size=4096 -d size="$(native_bytes "$blocks")" "$dev") ;;
+	btrfs) cmd=(mkfs.btrfs -f -b "$(native_bytes "$blocks")" "$dev") ;;
+	*) cmd=("$MKFS" -f "$dev" "$blocks") ;;
+	esac
+	if ! "${cmd[@]}" > "$LOG" 2>&1; then
 		show "$LOG"
-		die "mkfs.reflinkfs $dev $blocks failed"
+		die "${cmd[*]} failed"
 	fi
 }
 
@@ -117,10 +147,20 @@ umount_fs() {
 	die "umount $MNT failed"
 }
 
+# fsck_cmd: the read-only checker of the filesystem under test.
+fsck_cmd() {
+	case "$FSTYP" in
+	xfs) echo "xfs_repair -n" ;;
+	btrfs) echo "btrfs check --readonly" ;;
+	*) echo "$FSCK -n" ;;
+	esac
+}
+
 # fsck_rc [DEV]: prints fsck -n's exit status (output in $LOG).
 fsck_rc() {
-	local rc=0
-	"$FSCK" -n "${1:-$DEV}" > "$LOG" 2>&1 || rc=$?
+	local rc=0 cmd
+	read -r -a cmd <<< "$(fsck_cmd)"
+	"${cmd[@]}" "${1:-$DEV}" > "$LOG" 2>&1 || rc=$?
 	echo "$rc"
 }
 
@@ -130,7 +170,7 @@ fsck_clean() {
 	rc=$(fsck_rc "${1:-$DEV}")
 	if [ "$rc" != 0 ]; then
 		show "$LOG"
-		die "fsck.reflinkfs -n ${1:-$DEV} exited $rc (want 0: clean)"
+		die "$(fsck_cmd) ${1:-$DEV} exited $rc (want 0: clean)"
 	fi
 }
 
@@ -256,6 +296,11 @@ _run_case() {
 	_ktap_n=$((_ktap_n + 1))
 	rm -f "$WORK/skip_reason" "$WORK/timed_out"
 	echo "#  RUN  $name ..."
+	if [ "$FSTYP" != reflinkfs ] && [[ " $RLFS_PORTABLE_CASES " != *" $name "* ]]; then
+		_ktap_skip=$((_ktap_skip + 1))
+		echo "ok $_ktap_n $name # SKIP reflinkfs only (RLFS_FSTYP=$FSTYP)"
+		return 0
+	fi
 	start=$SECONDS
 	set +e
 	(

@@ -871,7 +871,10 @@ FIXTURE(nl) {
 FIXTURE_SETUP(nl)
 {
 	struct stat st;
-	int ret = nlt_open(&self->n);
+	int ret;
+
+	RLFS_REFLINKFS_ONLY_SETUP("the reflinkfs generic netlink family");
+	ret = nlt_open(&self->n);
 
 	if (ret == -ENOENT)
 		SKIP(fflush(NULL); _exit(255),
@@ -1271,6 +1274,12 @@ static const struct bad_case bad_cases[] = {
 	  EINVAL, ERANGE, true },
 	{ "FAULT_SET errno 0", REFLINKFS_CMD_FAULT_SET, 0,
 	  { FDEV, FSITE(1), FNTH(1), FERR(0) }, 4, EINVAL, ERANGE, true },
+	{ "FAULT_SET refcount-max 0", REFLINKFS_CMD_FAULT_SET, 0,
+	  { FDEV, A(REFLINKFS_A_FAULT_REFCOUNT_MAX, 4, 0) }, 2, EINVAL, ERANGE,
+	  true },
+	{ "FAULT_SET refcount-max of 8 bytes", REFLINKFS_CMD_FAULT_SET, 0,
+	  { FDEV, A(REFLINKFS_A_FAULT_REFCOUNT_MAX, 8, 5) }, 2, EINVAL, ERANGE,
+	  true },
 	{ "FAULT_SET errno 22 (EINVAL)", REFLINKFS_CMD_FAULT_SET, 0,
 	  { FDEV, FSITE(1), FNTH(1), FERR(EINVAL) }, 4, EINVAL, EINVAL, true },
 	{ "FAULT_SET errno 1 (EPERM)", REFLINKFS_CMD_FAULT_SET, 0,

@@ -224,6 +224,7 @@ FIXTURE(perm) {
 
 FIXTURE_SETUP(perm)
 {
+	RLFS_REFLINKFS_ONLY_SETUP("REFLINKFS_IOC_REFLINK");
 	rlfs_fs_setup(&self->fs, RLFS_TEST_BLOCKS);
 }
 

@@ -50,6 +50,30 @@
 /* statfs slack for metadata blocks (extent/refcount tree, directory). */
 #define META_SLACK	16
 
+/* Skip the case on filesystem @fs, for @why. */
+#define RLFS_NOT_ON(fs, why) do {					\
+	if (rlfs_is_fstype(fs))						\
+		SKIP(return, "%s: %s", fs, why);			\
+} while (0)
+#define BTRFS_FALLOC	"fallocate modes are KEEP_SIZE, PUNCH_HOLE and " \
+			"ZERO_RANGE only (btrfs_fallocate: EOPNOTSUPP)"
+
+/*
+ * Everything deleted: the free count is back where it was.  Exact on
+ * reflinkfs; xfs and btrfs may end with more free than at the start
+ * (blocks of the setup's probe files still being freed in the background
+ * when @f0 was taken, metadata they trim), never less.
+ */
+#define EXPECT_FREE_BACK(f0, now) do {					\
+	long long __f0 = (f0), __now = (now);				\
+									\
+	if (rlfs_is_reflinkfs()) {					\
+		EXPECT_EQ(__f0, __now);					\
+	} else {							\
+		EXPECT_LE(__f0, __now);					\
+	}								\
+} while (0)
+
 /* ---- helpers ------------------------------------------------------------ */
 
 /* In-memory image of what a file must hold. */
@@ -159,21 +183,54 @@ static int blockmap(const char *path, size_t n, char *out)
 
 	if (fd < 0)
 		return -errno;
+	/*
+	 * Settle what the filesystem does in the background (reflinkfs
+	 * must be exact without it).  XFS frees an unlinked file's extents
+	 * in inode inactivation, which syncfs does not wait for on 6.1.
+	 */
+	if (!rlfs_is_reflinkfs())
+		syncfs(fd);
 	ret = rlfs_blockmap_fd(fd, n, out);
 	close(fd);
 	return ret;
 }
 
+/*
+ * @got matches @want.  Exact on reflinkfs.  On xfs a wanted 's' may also
+ * be 'd': its copy-on-write unit is the dirty page-cache folio, not one
+ * block, so a write can unshare neighbours of the block it wrote.  On
+ * btrfs 's' and 'd' are only "mapped": FIEMAP_EXTENT_SHARED is set for a
+ * whole data extent while any other reference to any part of it exists
+ * (a written block leaves the old extent as a shared bookend).  Holes
+ * stay exact, and a map that wants sharing must show some
+ * (Documentation/filesystems/reflinkfs-conformance.rst).
+ */
 static bool map_ok(const char *got, const char *want)
 {
+	bool coarse = !rlfs_is_reflinkfs(), want_s = false, got_s = false;
+	bool mapped_only = rlfs_is_fstype("btrfs");
 	size_t i;
 
 	for (i = 0; want[i]; i++) {
+		want_s |= want[i] == 's';
+		got_s |= got[i] == 's';
 		switch (want[i]) {
 		case '?':
 			continue;
 		case '-':
-			if (got[i] == 's')
+			if (got[i] == 's' && !mapped_only)
+				return false;
+			continue;
+		case 's':
+			if (coarse && got[i] == 'd')
+				continue;
+			if (got[i] != want[i])
+				return false;
+			continue;
+		case 'd':
+			if (mapped_only && got[i] == 's')
+				continue;
+			if (got[i] != want[i])
 				return false;
 			continue;
 		default:
@@ -181,7 +238,7 @@ static bool map_ok(const char *got, const char *want)
 				return false;
 		}
 	}
-	return true;
+	return !want_s || got_s;
 }
 
 static size_t count_char(const char *s, char c)
@@ -408,6 +465,7 @@ TEST_F_TIMEOUT(reflink, cow_short_copy, T_SHORT)
 {
 	struct img *a = &self->a, *b = &self->b;
 	const long pg = sysconf(_SC_PAGESIZE);
+	const bool btrfs = rlfs_is_fstype("btrfs");
 	uint8_t *buf, tmp[BS];
 	ssize_t r;
 	int fd;
@@ -426,8 +484,15 @@ TEST_F_TIMEOUT(reflink, cow_short_copy, T_SHORT)
 	ASSERT_LE(0, fd);
 	/* Block 1 not cached: 2048 of 4096 bytes readable. */
 	r = pwrite(fd, buf + pg - 2048, BS, BS);
-	EXPECT_EQ(2048, r) {
-		TH_LOG("pwrite: %zd (%s)", r, r < 0 ? strerror(errno) : "");
+	/*
+	 * btrfs drops a short copy into a page that is not uptodate and
+	 * then fails the write with EFAULT (a short count or an error:
+	 * both are allowed by write(2)).
+	 */
+	if (!(btrfs && r == -1 && errno == EFAULT)) {
+		EXPECT_EQ(2048, r) {
+			TH_LOG("pwrite: %zd (%s)", r, r < 0 ? strerror(errno) : "");
+		}
 	}
 	if (r > 0)
 		memcpy(b->b + BS, buf + pg - 2048, r);
@@ -438,7 +503,8 @@ TEST_F_TIMEOUT(reflink, cow_short_copy, T_SHORT)
 	/* Block 3 cached (uptodate) first. */
 	ASSERT_EQ((ssize_t)BS, pread(fd, tmp, BS, 3 * BS));
 	r = pwrite(fd, buf + pg - 1000, BS, 3 * BS);
-	EXPECT_EQ(1000, r);
+	if (!(btrfs && r == -1 && errno == EFAULT))
+		EXPECT_EQ(1000, r);
 	if (r > 0)
 		memcpy(b->b + 3 * BS, buf + pg - 1000, r);
 	ASSERT_EQ(0, fsync(fd));
@@ -501,9 +567,14 @@ TEST_F_TIMEOUT(reflink, clone_over_existing, T_SHORT)
 	ASSERT_EQ(0, clone_range(fa, 0, 4 * BS, fb, 2 * BS));
 	memcpy(b->b + 2 * BS, a->b, 4 * BS);
 	f1 = rlfs_bfree(".");
-	/* b's own blocks 2..5 went back to the free pool */
-	EXPECT_LE(4 - 2, f1 - f0);
-	EXPECT_GE(4 + META_SLACK, f1 - f0);
+	/*
+	 * b's own blocks 2..5 went back to the free pool (not on btrfs: the
+	 * rest of their extent still holds them as a bookend)
+	 */
+	if (!rlfs_is_fstype("btrfs")) {
+		EXPECT_LE(4 - 2, f1 - f0);
+		EXPECT_GE(4 + META_SLACK, f1 - f0);
+	}
 	EXPECT_DATA("b", b);
 	EXPECT_MAP("b", "ddssssdd");
 	EXPECT_MAP("a", "ssss");
@@ -528,6 +599,7 @@ TEST_F_TIMEOUT(reflink, clone_over_existing, T_SHORT)
 TEST_F_TIMEOUT(reflink, clone_unwritten, T_SHORT)
 {
 	struct img *a = &self->a, *b = &self->b;
+	bool unwr_shared = !rlfs_is_fstype("xfs");
 	int fa, fb;
 
 	fa = open("a", O_CREAT | O_RDWR, 0644);
@@ -538,7 +610,12 @@ TEST_F_TIMEOUT(reflink, clone_unwritten, T_SHORT)
 	ASSERT_EQ(0, fsync(fa));
 	ASSERT_EQ(0, rlfs_clone_file("a", "b"));
 	img_copy(b, a);
-	EXPECT_MAP("b", "ssssssss");
+	/*
+	 * xfs shares written extents only: an unwritten source range
+	 * becomes a hole in the destination (xfs_reflink_remap_extent);
+	 * both read as zeros.
+	 */
+	EXPECT_MAP("b", unwr_shared ? "ssssssss" : "s.......");
 	fb = open("b", O_RDWR);
 	ASSERT_LE(0, fb);
 	ASSERT_EQ(0, wr(fb, b, 3 * BS, BS, 2));
@@ -550,8 +627,8 @@ TEST_F_TIMEOUT(reflink, clone_unwritten, T_SHORT)
 	close(fb);
 	EXPECT_DATA("a", a);
 	EXPECT_DATA("b", b);
-	EXPECT_MAP("a", "sssdsdds");
-	EXPECT_MAP("b", "sssdsdds");
+	EXPECT_MAP("a", unwr_shared ? "sssdsdds" : "sddddddd");
+	EXPECT_MAP("b", unwr_shared ? "sssdsdds" : "?..d..d.");
 	EXPECT_AB_AFTER_REMOUNT();
 }
 
@@ -605,7 +682,7 @@ TEST_F_TIMEOUT(reflink, statfs_clone_32m, T_LONG)
 	ASSERT_EQ(0, unlink("dst"));
 	f4 = rlfs_wait_bfree(".", f0);
 	TH_LOG("free blocks: source deleted %lld, clone deleted %lld", f3, f4);
-	EXPECT_EQ(f0, f4);
+	EXPECT_FREE_BACK(f0, f4);
 	free(map);
 }
 
@@ -653,6 +730,8 @@ TEST_F_TIMEOUT(reflink, clone_big_extent, T_LONG)
 	char *map;
 	int fd, n;
 
+	/* reflinkfs' extent layout: allocation step, one record per clone */
+	RLFS_REFLINKFS_ONLY("extent counts of reflinkfs' allocator");
 	f0 = rlfs_bfree(".");
 	fd = open("a", O_CREAT | O_RDWR, 0644);
 	ASSERT_LE(0, fd);
@@ -737,7 +816,7 @@ TEST_F_TIMEOUT(reflink, clone_big_extent, T_LONG)
 	EXPECT_EQ(0U, count_char(map, 's'));
 	EXPECT_EQ(nb - plen, count_char(map, 'd'));
 	ASSERT_EQ(0, unlink("a"));
-	EXPECT_EQ(f0, rlfs_wait_bfree(".", f0));
+	EXPECT_FREE_BACK(f0, rlfs_wait_bfree(".", f0));
 	free(map);
 }
 
@@ -773,9 +852,14 @@ TEST_F_TIMEOUT(reflink, clone_fragmented, T_LONG)
 	f0 = rlfs_bfree(".");
 	fd = open("a", O_CREAT | O_RDWR, 0644);
 	ASSERT_LE(0, fd);
+	/*
+	 * The size first: writes inside EOF get no speculative EOF
+	 * preallocation, which on xfs turns the holes between them into
+	 * unwritten extents.
+	 */
+	ASSERT_EQ(0, ftruncate(fd, nb * BS));
 	for (i = 0; i < nb; i += 2)
 		ASSERT_EQ(0, rlfs_write_pattern(fd, i * BS, BS, 41));
-	ASSERT_EQ(0, ftruncate(fd, nb * BS));
 	ASSERT_EQ(0, fsync(fd));
 	close(fd);
 
@@ -799,13 +883,15 @@ TEST_F_TIMEOUT(reflink, clone_fragmented, T_LONG)
 	/* The source goes: the clone keeps every extent, no longer shared. */
 	f1 = rlfs_bfree(".");
 	ASSERT_EQ(0, unlink("a"));
-	EXPECT_GE(META_SLACK, rlfs_bfree(".") - f1);
+	/* btrfs gives back metadata reservations of the source */
+	EXPECT_GE(META_SLACK + (rlfs_is_fstype("btrfs") ? 256 : 0),
+		  rlfs_bfree(".") - f1);
 	ASSERT_EQ(0, blockmap("b", nb, map));
 	EXPECT_EQ(nb / 2, count_char(map, 'd'));
 	EXPECT_EQ(0U, count_char(map, 's'));
 	EXPECT_EQ(0, check_alternating("b", nb, 41));
 	ASSERT_EQ(0, unlink("b"));
-	EXPECT_EQ(f0, rlfs_wait_bfree(".", f0));
+	EXPECT_FREE_BACK(f0, rlfs_wait_bfree(".", f0));
 	free(map);
 	free(want);
 }
@@ -1019,6 +1105,7 @@ TEST_F_TIMEOUT(reflink, collapse_shared, T_SHORT)
 	struct img *a = &self->a, *b = &self->b;
 	int fd = setup_pair(a, b);
 
+	RLFS_NOT_ON("btrfs", BTRFS_FALLOC);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 4 * BS, 4 * BS)) {
 		TH_LOG("FALLOC_FL_COLLAPSE_RANGE on a clone: %s", strerror(errno));
@@ -1047,6 +1134,7 @@ TEST_F_TIMEOUT(reflink, insert_shared, T_SHORT)
 	struct img *a = &self->a, *b = &self->b;
 	int fd = setup_pair(a, b);
 
+	RLFS_NOT_ON("btrfs", BTRFS_FALLOC);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_INSERT_RANGE, 6 * BS, 2 * BS)) {
 		TH_LOG("FALLOC_FL_INSERT_RANGE on a clone: %s", strerror(errno));
@@ -1065,7 +1153,13 @@ TEST_F_TIMEOUT(reflink, insert_shared, T_SHORT)
 	ASSERT_EQ(0, wr(fd, b, 7 * BS + 5, 5, 62));
 	ASSERT_EQ(0, wr(fd, b, 17 * BS, 5, 63));	/* a's block 15 */
 	close(fd);
-	EXPECT_MAP("b", "ssssss.dsssssssssd");
+	/*
+	 * Block 6 stays a hole on reflinkfs.  A filesystem that writes
+	 * back whole large folios (6.1 iomap has no per-block dirty state)
+	 * may allocate it with the write to block 7.
+	 */
+	EXPECT_MAP("b", rlfs_is_reflinkfs() ? "ssssss.dsssssssssd" :
+					     "ssssss?dsssssssssd");
 	EXPECT_MAP("a", "sssssssssssssssd");
 	EXPECT_AB_AFTER_REMOUNT();
 }
@@ -1076,13 +1170,15 @@ TEST_F_TIMEOUT(reflink, unshare_range, T_SHORT)
 	long long f0, f1;
 	int fd = setup_pair(a, b);
 
+	RLFS_NOT_ON("btrfs", BTRFS_FALLOC);
 	ASSERT_LE(0, fd);
 	f0 = rlfs_bfree(".");
 	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_UNSHARE_RANGE, 3 * BS, 7 * BS));
 	ASSERT_EQ(0, fsync(fd));
 	f1 = rlfs_bfree(".");
 	EXPECT_LE(7, f0 - f1);
-	EXPECT_GE(7 + META_SLACK, f0 - f1);
+	/* xfs: plus the CoW fork's preallocation (cowextsize, 32 blocks) */
+	EXPECT_GE(7 + META_SLACK + (rlfs_is_reflinkfs() ? 0 : 32), f0 - f1);
 	EXPECT_DATA("a", a);
 	EXPECT_DATA("b", b);
 	EXPECT_MAP("b", "sssdddddddssssss");
@@ -1340,7 +1436,7 @@ TEST_F_TIMEOUT(reflink, clone_chain, T_SHORT)
 	EXPECT_MAP("d", "dddddddd");
 	ASSERT_EQ(0, unlink("d"));
 	f1 = rlfs_wait_bfree(".", f0);
-	EXPECT_EQ(f0, f1);
+	EXPECT_FREE_BACK(f0, f1);
 }
 
 /* ---- persistence ------------------------------------------------------------ */
@@ -1421,9 +1517,9 @@ TEST_F_TIMEOUT(reflink, enospc_cow, T_LONG)
 	w = pwrite(open("a", O_RDWR), blk, 10, 7 * BS + 3);
 	EXPECT_EQ(-1, w);
 	EXPECT_EQ(ENOSPC, errno);
-	/* unshare needs space too */
+	/* unshare needs space too (btrfs has no unshare: EOPNOTSUPP) */
 	EXPECT_EQ(-1, fallocate(fd, FALLOC_FL_UNSHARE_RANGE, 0, 16 * BS));
-	EXPECT_EQ(ENOSPC, errno);
+	EXPECT_EQ(rlfs_is_fstype("btrfs") ? EOPNOTSUPP : ENOSPC, errno);
 	close_range(3, ~0U, 0);
 	rlfs_drop_caches();
 	EXPECT_DATA("a", a);
@@ -1843,9 +1939,9 @@ TEST_F_TIMEOUT(fan, hundred_clones, T_LONG)
 	ASSERT_EQ(0, rmdir("fan"));
 	f2 = rlfs_wait_bfree(".", f0);
 	TH_LOG("free after deleting everything: %lld (before: %lld)", f2, f0);
-	EXPECT_EQ(f0, f2);
+	EXPECT_FREE_BACK(f0, f2);
 	RLFS_REMOUNT(&self->fs);
-	EXPECT_EQ(f0, rlfs_bfree("."));
+	EXPECT_FREE_BACK(f0, rlfs_bfree("."));
 }
 
 TEST_HARNESS_MAIN

@@ -22,7 +22,10 @@
  *                   RLFS_SCRATCH_DEVS, else /dev/vda)
  *   RLFS_MKFS, RLFS_FSCK  tool paths (default: RLFS_TOP/userspace/...,
  *                   else $PATH)
- *   RLFS_FSTYPE     filesystem type to mount (default reflinkfs)
+ *   RLFS_FSTYP      filesystem under test: reflinkfs (default), xfs or
+ *                   btrfs (RLFS_FSTYPE is the older name); selects mkfs,
+ *                   mount type and the clean check (see rlfs_fstype())
+ *   RLFS_NATIVE_MIN_MIB  minimum xfs/btrfs test filesystem size (512)
  *   RLFS_VM=1       set by scripts/vm-run; without it (or
  *                   RLFS_ALLOW_HOST=1) every test is skipped so the suite
  *                   never touches a device on a development machine.
@@ -135,12 +138,52 @@ static inline const char *rlfs_fsck_path(void)
 	return rlfs_tool("RLFS_FSCK", "fsck.reflinkfs");
 }
 
+/*
+ * The filesystem under test: RLFS_FSTYP (reflinkfs, xfs or btrfs; the
+ * older name RLFS_FSTYPE is accepted too), default reflinkfs.  On xfs and
+ * btrfs the suite is a conformance suite: mkfs, mount and the clean check
+ * after each test use that filesystem's own tools, and the cases that need
+ * a reflinkfs-only interface skip (RLFS_REFLINKFS_ONLY).
+ */
 static inline const char *rlfs_fstype(void)
 {
-	const char *t = getenv("RLFS_FSTYPE");
+	const char *t = getenv("RLFS_FSTYP");
 
+	if (!t || !*t)
+		t = getenv("RLFS_FSTYPE");
 	return t && *t ? t : "reflinkfs";
 }
+
+static inline bool rlfs_is_reflinkfs(void)
+{
+	return !strcmp(rlfs_fstype(), "reflinkfs");
+}
+
+static inline bool rlfs_is_fstype(const char *name)
+{
+	return !strcmp(rlfs_fstype(), name);
+}
+
+/*
+ * In a test body: skip the case unless the filesystem under test is
+ * reflinkfs (it needs a reflinkfs-only ioctl, tool or on-disk detail).
+ */
+#define RLFS_REFLINKFS_ONLY(what) do {					\
+	if (!rlfs_is_reflinkfs())					\
+		SKIP(return, "reflinkfs only (%s); RLFS_FSTYP=%s",	\
+		     what, rlfs_fstype());				\
+} while (0)
+
+/*
+ * In a FIXTURE_SETUP, before rlfs_fs_setup(): every case of the fixture
+ * needs reflinkfs; skip without making a filesystem.
+ */
+#define RLFS_REFLINKFS_ONLY_SETUP(what) do {				\
+	if (!rlfs_is_reflinkfs())					\
+		SKIP(fflush(NULL); _exit(255),				\
+		     "reflinkfs only (%s); RLFS_FSTYP=%s", what,	\
+		     rlfs_fstype());					\
+} while (0)
 
 static inline void rlfs_default_dev(char *buf, size_t len)
 {
@@ -211,13 +254,44 @@ static inline int rlfs_run(int expect, const char *fmt, ...)
 	return rc;
 }
 
+/*
+ * Size of an xfs or btrfs test filesystem for @blocks 4 KiB blocks: at
+ * least RLFS_NATIVE_MIN_MIB MiB (default 512; newer mkfs.xfs refuses less
+ * than 300 MiB, mkfs.btrfs less than ~114 MiB).
+ */
+static inline unsigned long long rlfs_native_bytes(unsigned long long blocks)
+{
+	const char *e = getenv("RLFS_NATIVE_MIN_MIB");
+	unsigned long long min = (e && *e ? strtoull(e, NULL, 0) : 512) << 20;
+
+	return blocks * 4096 > min ? blocks * 4096 : min;
+}
+
+/*
+ * mkfs of the filesystem under test: mkfs.reflinkfs -f DEV BLOCKS;
+ * mkfs.xfs -m reflink=1 (4 KiB blocks); mkfs.btrfs.
+ */
 static inline int rlfs_mkfs(const char *dev, unsigned long long blocks)
 {
+	if (rlfs_is_fstype("xfs"))
+		return rlfs_run(0, "mkfs.xfs -f -m reflink=1 -b size=4096 -d size=%llu '%s'",
+				rlfs_native_bytes(blocks), dev);
+	if (rlfs_is_fstype("btrfs"))
+		return rlfs_run(0, "mkfs.btrfs -f -b %llu '%s'",
+				rlfs_native_bytes(blocks), dev);
 	return rlfs_run(0, "'%s' -f '%s' %llu", rlfs_mkfs_path(), dev, blocks);
 }
 
+/*
+ * The clean check after a test, read-only: fsck.reflinkfs -n; on xfs
+ * xfs_repair -n, on btrfs btrfs check --readonly.
+ */
 static inline int rlfs_fsck(const char *dev)
 {
+	if (rlfs_is_fstype("xfs"))
+		return rlfs_run(0, "xfs_repair -n '%s'", dev);
+	if (rlfs_is_fstype("btrfs"))
+		return rlfs_run(0, "btrfs check --readonly '%s'", dev);
 	return rlfs_run(0, "'%s' -n '%s'", rlfs_fsck_path(), dev);
 }
 

@@ -369,6 +369,7 @@ FIXTURE_SETUP(snap)
 {
 	struct statfs sf;
 
+	RLFS_REFLINKFS_ONLY_SETUP("the snapshot ioctls");
 	rlfs_fs_setup(&self->fs, RLFS_TEST_BLOCKS);
 	ASSERT_EQ(0, statfs(".", &sf));
 	ASSERT_EQ((unsigned long)REFLINKFS_SUPER_MAGIC,

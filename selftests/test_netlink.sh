@@ -638,6 +638,16 @@ case_inject() {
 	expect 0 '' rt inject "$MNT" --clear
 	expect 0 '' rt inject "$MNT" --list
 	[ "$(cat "$WORK/out")" = "no fault armed" ] || die "--clear left faults"
+	# the refcount limit (selftests/stress_test rclimit tests its effect)
+	expect 0 '' rt inject "$MNT" --refcount-max 3
+	inject_list_json
+	json_ok "$WORK/f.json" "d['refcount_max'] == 3" "d['faults'] == []"
+	expect 2 "invalid --refcount-max" rt inject "$MNT" --refcount-max 0
+	expect 2 "invalid --refcount-max" rt inject "$MNT" --refcount-max 4294967296
+	expect 2 "not with --list or --clear" rt inject "$MNT" --list --refcount-max 3
+	expect 0 '' rt inject "$MNT" --clear
+	inject_list_json
+	json_ok "$WORK/f.json" "d['refcount_max'] == 4294967295"
 	# the kernel's own words in errors
 	expect 1 '^reflinkfs: '"$MNT"': Invalid argument \(kernel: .+\)$' rt inject "$MNT" alloc --errno EINVAL
 	expect 1 '^reflinkfs: '"$MNT"': Invalid argument \(kernel: .+\)$' rt inject "$MNT" alloc --errno 4000
@@ -750,6 +760,7 @@ case_unprivileged() {
 	expect 1 "^reflinkfs: $MNT: Operation not permitted \(arming and clearing faults needs CAP_SYS_ADMIN\)$" \
 		"${NOBODY[@]}" "$TOOL" inject "$MNT" alloc --nth 1
 	expect 1 "^reflinkfs: $MNT: Operation not permitted" "${NOBODY[@]}" "$TOOL" inject "$MNT" --clear
+	expect 1 "^reflinkfs: $MNT: Operation not permitted" "${NOBODY[@]}" "$TOOL" inject "$MNT" --refcount-max 2
 	rt inject "$MNT" --list > "$WORK/out"
 	[ "$(cat "$WORK/out")" = "no fault armed" ] || die "an unprivileged inject armed a fault"
 	# an unprivileged monitor hears a reflink

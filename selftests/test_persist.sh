@@ -144,5 +144,8 @@ case_persist_readonly() {
 	fsck_clean
 }
 
+# Plain POSIX: these run on xfs and btrfs too (RLFS_FSTYP); the module
+# reload is reflinkfs only.
+RLFS_PORTABLE_CASES="case_persist_umount_mount case_persist_readonly"
 require_vm
 ktap_run case_persist_umount_mount case_persist_module_reload case_persist_readonly
