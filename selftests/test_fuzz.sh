@@ -22,7 +22,7 @@
 # image has a timeout); kernel messages per image stay few (rate limited);
 # no loop device or mount is left behind.
 #
-# Environment: RLFS_FUZZ_COUNT (images, default 60), RLFS_FUZZ_OFFSET
+# Environment: RLFS_FUZZ_COUNT (images, default 200), RLFS_FUZZ_OFFSET
 # (first mutation, default 0), RLFS_FUZZ_SEED (the mutation stream,
 # default 0), RLFS_FUZZ_TIMEOUT (seconds per step, default 60).  With
 # RLFS_RESULTS set (the VM runner does), one line per image goes to
@@ -31,7 +31,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 FUZZ=$RLFS_TOP/userspace/tests/rlfs-fuzz
-COUNT=${RLFS_FUZZ_COUNT:-60}
+COUNT=${RLFS_FUZZ_COUNT:-200}
 FIRST=${RLFS_FUZZ_OFFSET:-0}
 SEEDNUM=${RLFS_FUZZ_SEED:-0}
 STEP_TIMEOUT=${RLFS_FUZZ_TIMEOUT:-60}

@@ -19,10 +19,12 @@
 #   RLFS_POWERCUT_STEPS   workload steps (default 16: about 100 points)
 #   RLFS_POWERCUT_SEED    workload seed (default 1)
 #   RLFS_POWERCUT_EVERY   check every Kth point only (default 1: all)
+#   RLFS_CASE_TIMEOUT     the case's watchdog (default 300 + 30 s a step);
+#                         a long form also needs RLFS_TEST_TIMEOUT
 #
 # The point checks run as "test_powercut.sh --point" from replay-log.
-set -euo pipefail
 # shellcheck disable=SC2317  # case functions are called through ktap_run
+set -euo pipefail
 
 PC=rlfs-pc
 SNAP=$PC-snap
@@ -44,10 +46,10 @@ dm_node() {
 }
 
 dm_remove() { # dm_remove NAME...: remove, retrying while the device is busy
-	local n i
+	local n _
 	for n in "$@"; do
 		dmsetup info "$n" >/dev/null 2>&1 || continue
-		for i in 1 2 3 4 5 6 7 8 9 10; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
 			dmq remove "$n" >/dev/null 2>&1 && break
 			sleep 0.3
 		done
@@ -98,11 +100,14 @@ if [ "${1:-}" = --point ]; then
 	exit
 fi
 
+STEPS=${RLFS_POWERCUT_STEPS:-16}
+# about 8 points per step, 1-2 s each under TCG: the watchdog scales
+export RLFS_CASE_TIMEOUT=${RLFS_CASE_TIMEOUT:-$((300 + STEPS * 30))}
+
 . "$(dirname "$0")/lib.sh"
 
 PC_BLOCKS=16384		# 64 MiB filesystem
 PC_SECTORS=$((PC_BLOCKS * 8))
-STEPS=${RLFS_POWERCUT_STEPS:-16}
 SEED=${RLFS_POWERCUT_SEED:-1}
 EVERY=${RLFS_POWERCUT_EVERY:-1}
 POWERCUT=$RLFS_SELFTEST_DIR/powercut
@@ -127,7 +132,7 @@ setup_devices() {
 	modprobe dm-log-writes 2>/dev/null || skip "dm-log-writes not available"
 	modprobe dm-snapshot 2>/dev/null || skip "dm-snapshot not available"
 	[ -b "$DEV2" ] || skip "second scratch device $DEV2 missing"
-	[ -x "$POWERCUT" ] && [ -x "$REPLAY" ] || skip "powercut/replay-log not built"
+	if [ ! -x "$POWERCUT" ] || [ ! -x "$REPLAY" ]; then skip "powercut/replay-log not built"; fi
 	[ "$(blockdev --getsz "$DEV")" -ge $((3 * PC_SECTORS)) ] ||
 		skip "$DEV is smaller than $((3 * PC_SECTORS)) sectors"
 	# three slices of $DEV: the live device, the replay target, the COW
@@ -187,8 +192,8 @@ replay_all() {
 	fi
 	{ grep -v '^replay-log: [0-9]* entries' "$out" || true; } | head -n 60 | show
 	msg "$summary"
-	checked=$(echo "$summary" | sed 's/.* \([0-9]*\) points checked.*/\1/')
-	failed=$(echo "$summary" | sed 's/.* \([0-9]*\) failed.*/\1/')
+	# "replay-log: N entries, N points checked, N failed"
+	read -r _ _ _ checked _ _ failed _ <<< "$summary"
 	[ "$failed" = 0 ] || die "$failed of $checked replay points failed"
 	[ "$checked" -ge "$min" ] || die "only $checked replay points (want >= $min)"
 }
