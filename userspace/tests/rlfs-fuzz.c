@@ -58,95 +58,25 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "rlfs.h"
-
-static uint8_t *img;
-static size_t img_size;
-static struct rlfs_super *sb;
-static struct rlfs_geom g;
-
-static void die(const char *fmt, ...) RLFS_PRINTF(1, 2);
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("rlfs-fuzz: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static bool blk_ok(uint64_t b)
-{
-	return b < g.blocks && (b + 1) * RLFS_BLOCK_SIZE <= img_size;
-}
-
-static void *blk(uint64_t b)
-{
-	if (!blk_ok(b))
-		die("block %llu out of range", (unsigned long long)b);
-	return img + b * RLFS_BLOCK_SIZE;
-}
-
-static struct rlfs_inode *ino_rec(uint64_t ino)
-{
-	return (struct rlfs_inode *)blk(g.itable_start +
-					ino / RLFS_INODES_PER_BLOCK) +
-	       ino % RLFS_INODES_PER_BLOCK;
-}
+#include "imgbuild.h"
 
 /* ==== the seed tree ===================================================== */
-
-static uint64_t next_blk, next_ino = RLFS_FIRST_INO;
-static uint64_t touched[64];
-static unsigned int ntouched;
-
-static void bitmap_set(uint64_t start, uint64_t nr)
-{
-	struct rlfs_bitmap_block *bb = blk(start + nr / RLFS_BITS_PER_BITMAP);
-
-	rlfs_set_bit(bb->bb_bits, nr % RLFS_BITS_PER_BITMAP);
-}
-
-static uint64_t alloc_blocks(uint64_t n)
-{
-	uint64_t b = next_blk, i;
-
-	for (i = 0; i < n; i++) {
-		bitmap_set(g.bbitmap_start, b + i);
-		memset(blk(b + i), 0, RLFS_BLOCK_SIZE);
-	}
-	next_blk += n;
-	return b;
-}
 
 /* A data block with a free block after it: shared ranges stay apart. */
 static uint64_t alloc_apart(void)
 {
-	uint64_t b = alloc_blocks(1);
+	uint64_t b = ib_alloc_blocks(1);
 
-	memset(blk(b), (int)(b & 0xff) | 1, RLFS_BLOCK_SIZE);
-	next_blk++;
+	memset(ib_blk(b), (int)(b & 0xff) | 1, RLFS_BLOCK_SIZE);
+	ib.next_blk++;
 	return b;
-}
-
-static void *new_meta_block(uint32_t magic, uint64_t owner, uint64_t *b)
-{
-	if (ntouched == sizeof(touched) / sizeof(touched[0]))
-		die("too many blocks");
-	*b = alloc_blocks(1);
-	touched[ntouched++] = *b;
-	rlfs_block_header_init(blk(*b), magic, *b, owner);
-	return blk(*b);
 }
 
 static struct rlfs_btree_header *new_bt_block(uint32_t magic, uint64_t owner,
 					      unsigned int depth, uint64_t *b)
 {
 	struct rlfs_btree_header *h =
-		rlfs_bt_block_node(new_meta_block(magic, owner, b));
+		rlfs_bt_block_node(ib_new_meta_block(magic, owner, b));
 
 	h->bt_max = htole16(magic == RLFS_EXTENT_MAGIC ?
 			    RLFS_EXTENT_BLOCK_ENTRIES :
@@ -157,29 +87,14 @@ static struct rlfs_btree_header *new_bt_block(uint32_t magic, uint64_t owner,
 
 static uint64_t new_inode(uint16_t mode, uint32_t nlink, uint64_t parent)
 {
-	uint64_t ino = next_ino++;
-	struct rlfs_inode *ri = ino_rec(ino);
+	uint64_t ino = ib_new_inode(mode, nlink, parent);
 
-	bitmap_set(g.ibitmap_start, ino);
-	memset(ri, 0, sizeof(*ri));
-	ri->i_magic = htole32(RLFS_INODE_MAGIC);
-	ri->i_ino = htole64(ino);
-	ri->i_mode = htole16(mode);
-	ri->i_nlink = htole32(nlink);
-	ri->i_mtime = ri->i_atime = ri->i_ctime = ri->i_crtime =
-		htole64(1700000000);
-	ri->i_generation = htole32(ino * 7);
-	if (S_ISDIR(mode))
-		ri->i_parent = htole64(parent);
-	ri->i_eh.bt_max = htole16(RLFS_INODE_ROOT_ENTRIES);
+	ib_ino_rec(ino)->i_generation = htole32(ino * 7);
 	return ino;
 }
-
 static void add_blocks(uint64_t ino, uint64_t n)
 {
-	struct rlfs_inode *ri = ino_rec(ino);
-
-	ri->i_blocks = htole64(le64toh(ri->i_blocks) + n);
+	ib_add_blocks(ib_ino_rec(ino), n);
 }
 
 /*
@@ -217,8 +132,8 @@ static void bt_add_any(struct rlfs_btree_header *h, bool rc, uint64_t key,
 
 static void new_dir_block(uint64_t dir, uint64_t *b)
 {
-	struct rlfs_inode *ri = ino_rec(dir);
-	struct rlfs_dirent *de = (void *)((uint8_t *)new_meta_block(
+	struct rlfs_inode *ri = ib_ino_rec(dir);
+	struct rlfs_dirent *de = (void *)((uint8_t *)ib_new_meta_block(
 		RLFS_DIR_MAGIC, dir, b) + sizeof(struct rlfs_block_header));
 
 	de->d_rec_len = htole16(RLFS_BLOCK_SIZE -
@@ -232,43 +147,15 @@ static void new_dir_block(uint64_t dir, uint64_t *b)
 static void dir_add(uint64_t dir, uint64_t *b, const char *name,
 		    uint64_t ino)
 {
-	unsigned int off = sizeof(struct rlfs_block_header), len, used;
-	size_t nlen = strlen(name);
-	struct rlfs_dirent *de, *nde;
-	uint8_t *base;
-
-	for (;;) {
-		base = blk(*b);
-		off = sizeof(struct rlfs_block_header);
-		for (;;) {
-			de = (void *)(base + off);
-			len = le16toh(de->d_rec_len);
-			if (off + len >= RLFS_BLOCK_SIZE)
-				break;
-			off += len;
-		}
-		used = de->d_ino ? RLFS_DIRENT_SIZE(de->d_name_len) : 0;
-		if (len - used >= RLFS_DIRENT_SIZE(nlen))
-			break;
+	while (!ib_dirent_append(*b, name, ino))
 		new_dir_block(dir, b);
-	}
-	if (de->d_ino) {
-		de->d_rec_len = htole16(used);
-		nde = (void *)(base + off + used);
-		nde->d_rec_len = htole16(len - used);
-		de = nde;
-	}
-	de->d_ino = htole64(ino);
-	de->d_name_len = nlen;
-	de->d_type = rlfs_mode_to_ftype(le16toh(ino_rec(ino)->i_mode));
-	memcpy(de->d_name, name, nlen);
 }
 
 /* An xattr block for @ino with the given name=value pairs (user.). */
 static void add_xattrs(uint64_t ino, const char *const *nv)
 {
 	uint64_t b;
-	uint8_t *p = (uint8_t *)new_meta_block(RLFS_XATTR_MAGIC, ino, &b) +
+	uint8_t *p = (uint8_t *)ib_new_meta_block(RLFS_XATTR_MAGIC, ino, &b) +
 		     sizeof(struct rlfs_block_header);
 	struct rlfs_xattr_entry *xe;
 
@@ -281,39 +168,8 @@ static void add_xattrs(uint64_t ino, const char *const *nv)
 		memcpy(xe->xe_name + xe->xe_name_len, nv[1], strlen(nv[1]));
 		p += RLFS_XATTR_ENTRY_SIZE(xe->xe_name_len, strlen(nv[1]));
 	}
-	ino_rec(ino)->i_xattr_blk = htole64(b);
+	ib_ino_rec(ino)->i_xattr_blk = htole64(b);
 	add_blocks(ino, 1);
-}
-
-static void seed_finish(void)
-{
-	uint64_t k, ino, used_b = 0, used_i = 0;
-	struct rlfs_inode *ri;
-	unsigned int i;
-
-	for (i = 0; i < ntouched; i++)
-		rlfs_block_set_csum(blk(touched[i]));
-	for (k = 0; k < g.bbitmap_blocks; k++)
-		rlfs_block_set_csum(blk(g.bbitmap_start + k));
-	for (k = 0; k < g.ibitmap_blocks; k++)
-		rlfs_block_set_csum(blk(g.ibitmap_start + k));
-	for (ino = 1; ino < next_ino; ino++) {
-		ri = ino_rec(ino);
-		if (le32toh(ri->i_magic) == RLFS_INODE_MAGIC)
-			rlfs_inode_set_csum(ri);
-	}
-	for (k = 0; k < g.blocks; k++)
-		used_b += rlfs_test_bit(((struct rlfs_bitmap_block *)
-			blk(g.bbitmap_start + k / RLFS_BITS_PER_BITMAP))->bb_bits,
-			k % RLFS_BITS_PER_BITMAP);
-	for (k = 0; k < g.inodes; k++)
-		used_i += rlfs_test_bit(((struct rlfs_bitmap_block *)
-			blk(g.ibitmap_start + k / RLFS_BITS_PER_BITMAP))->bb_bits,
-			k % RLFS_BITS_PER_BITMAP);
-	sb->s_free_blocks = htole64(g.blocks - used_b);
-	sb->s_free_inodes = htole64(g.inodes - used_i);
-	sb->s_next_generation = htole32(1000);
-	rlfs_super_set_csum(sb);
 }
 
 static void make_seed(void)
@@ -331,18 +187,17 @@ static void make_seed(void)
 	char name[80];
 	unsigned int i, j;
 
-	next_blk = g.data_start;
-	if (g.inodes < 64 || g.blocks < g.data_start + 256)
-		die("seed image too small (mkfs -N 64 IMAGE 4096)");
-	touched[ntouched++] = g.itable_start;
+	if (ib.g.inodes < 64 || ib.g.blocks < ib.g.data_start + 256)
+		ib_die("seed image too small (mkfs -N 64 IMAGE 4096)");
+	ib_touch(ib.g.itable_start);
 	new_dir_block(root, &rootb);
-	ino_rec(root)->i_nlink = htole32(3);
+	ib_ino_rec(root)->i_nlink = htole32(3);
 	add_xattrs(root, root_xattrs);
 
 	/* /file and a hundred hard links with long names */
 	file = new_inode(S_IFREG | 0644, 1, 0);
-	ri = ino_rec(file);
-	fileb = alloc_blocks(5);
+	ri = ib_ino_rec(file);
+	fileb = ib_alloc_blocks(5);
 	bt_add(&ri->i_eh, 0, 2, fileb);
 	bt_add(&ri->i_eh, 2, 1, fileb + 2);
 	bt_add(&ri->i_eh, 8, 2, fileb + 3);
@@ -355,12 +210,12 @@ static void make_seed(void)
 			 i);
 		dir_add(root, &rootb, name, file);
 	}
-	ri = ino_rec(file);
+	ri = ib_ino_rec(file);
 	ri->i_nlink = htole32(101);
 
 	/* /deep: depth 2, two index blocks, four leaves of three extents */
 	deep = new_inode(S_IFREG | 0644, 1, 0);
-	ri = ino_rec(deep);
+	ri = ib_ino_rec(deep);
 	ri->i_eh.bt_depth = htole16(2);
 	i1 = new_bt_block(RLFS_EXTENT_MAGIC, deep, 1, &bi1);
 	i2 = new_bt_block(RLFS_EXTENT_MAGIC, deep, 1, &bi2);
@@ -375,37 +230,37 @@ static void make_seed(void)
 		bt_add(l[i / 3], (i / 3) * 500 + (i % 3) * 2, 1, data[i]);
 	}
 	add_blocks(deep, 6 + 12);
-	ri = ino_rec(deep);
+	ri = ib_ino_rec(deep);
 	ri->i_size = htole64(1600ULL * RLFS_BLOCK_SIZE);
 	add_xattrs(deep, deep_xattrs);
 	dir_add(root, &rootb, "deep", deep);
 
 	/* /shared: every data block of /deep, depth 1 */
 	shared = new_inode(S_IFREG | 0644, 1, 0);
-	ri = ino_rec(shared);
+	ri = ib_ino_rec(shared);
 	ri->i_eh.bt_depth = htole16(1);
 	sl = new_bt_block(RLFS_EXTENT_MAGIC, shared, 0, &bsl);
 	bt_add(&ri->i_eh, 0, 0, bsl);
 	for (i = 0; i < 12; i++)
 		bt_add(sl, i, 1, data[i]);
 	add_blocks(shared, 1 + 12);
-	ri = ino_rec(shared);
+	ri = ib_ino_rec(shared);
 	ri->i_size = htole64(12ULL * RLFS_BLOCK_SIZE);
 	dir_add(root, &rootb, "shared", shared);
 
 	/* /snap: a snapshot of /shared, its first four blocks */
 	snap = new_inode(S_IFREG | 0444, 1, 0);
-	ri = ino_rec(snap);
+	ri = ib_ino_rec(snap);
 	for (i = 0; i < 4; i++)
 		bt_add(&ri->i_eh, i, 1, data[i]);
 	add_blocks(snap, 4);
 	ri->i_size = htole64(4ULL * RLFS_BLOCK_SIZE);
 	ri->i_flags = htole32(RLFS_SNAPSHOT_FL | RLFS_IMMUTABLE_FL);
 	ri->i_snap_origin = htole64(shared);
-	ri->i_snap_origin_gen = ino_rec(shared)->i_generation;
+	ri->i_snap_origin_gen = ib_ino_rec(shared)->i_generation;
 	ri->i_crtime = htole64(1700000100);
 	ri->i_lineage = htole64(0x5eed5eed12345678ULL);
-	ino_rec(shared)->i_lineage = ri->i_lineage;
+	ib_ino_rec(shared)->i_lineage = ri->i_lineage;
 	dir_add(root, &rootb, "snap", snap);
 
 	/* the refcount tree: depth 2, 2 nodes of depth 1, 4 leaves */
@@ -421,10 +276,10 @@ static void make_seed(void)
 			rc_add(rl[i], data[i * 3 + j], 1,
 			       i * 3 + j < 4 ? 3 : 2);
 	}
-	sb->s_feature_incompat |= htole64(RLFS_FEATURE_INCOMPAT_REFCOUNT);
-	sb->s_feature_ro_compat |= htole64(RLFS_FEATURE_RO_COMPAT_SNAPSHOT);
-	sb->s_refcount_root = htole64(brr);
-	sb->s_refcount_depth = htole32(2);
+	ib.sb->s_feature_incompat |= htole64(RLFS_FEATURE_INCOMPAT_REFCOUNT);
+	ib.sb->s_feature_ro_compat |= htole64(RLFS_FEATURE_RO_COMPAT_SNAPSHOT);
+	ib.sb->s_refcount_root = htole64(brr);
+	ib.sb->s_refcount_depth = htole32(2);
 
 	/* /sub with a fifo */
 	sub = new_inode(S_IFDIR | 0755, 2, root);
@@ -435,42 +290,43 @@ static void make_seed(void)
 
 	/* symlinks and a device */
 	fast = new_inode(S_IFLNK | 0777, 1, 0);
-	ri = ino_rec(fast);
+	ri = ib_ino_rec(fast);
 	ri->i_flags = htole32(RLFS_FAST_SYMLINK_FL);
 	strcpy(ri->i_symlink, "sub/fifo");
 	ri->i_size = htole64(strlen(ri->i_symlink));
 	dir_add(root, &rootb, "fast", fast);
 	slow = new_inode(S_IFLNK | 0777, 1, 0);
-	new_meta_block(RLFS_SYMLINK_MAGIC, slow, &slowb);
-	ri = ino_rec(slow);
+	ib_new_meta_block(RLFS_SYMLINK_MAGIC, slow, &slowb);
+	ri = ib_ino_rec(slow);
 	bt_add(&ri->i_eh, 0, 1, slowb);
 	add_blocks(slow, 1);
 	for (i = 0; i < 150; i++)
-		memcpy(((struct rlfs_symlink_block *)blk(slowb))->sl_target +
+		memcpy(((struct rlfs_symlink_block *)ib_blk(slowb))->sl_target +
 		       2 * i, "d/", 2);
-	memcpy(((struct rlfs_symlink_block *)blk(slowb))->sl_target + 300,
+	memcpy(((struct rlfs_symlink_block *)ib_blk(slowb))->sl_target + 300,
 	       "file", 4);
 	ri->i_size = htole64(304);
 	dir_add(root, &rootb, "slow", slow);
 	chr = new_inode(S_IFCHR | 0600, 1, 0);
-	ino_rec(chr)->i_rdev = htole32(0x0103);
+	ib_ino_rec(chr)->i_rdev = htole32(0x0103);
 	dir_add(root, &rootb, "chr", chr);
 
 	/* orphans: unlinked (nlink 0) and being truncated (nlink 1) */
 	orphan = new_inode(S_IFREG | 0644, 0, 0);
-	b = alloc_blocks(2);
-	bt_add(&ino_rec(orphan)->i_eh, 0, 2, b);
+	b = ib_alloc_blocks(2);
+	bt_add(&ib_ino_rec(orphan)->i_eh, 0, 2, b);
 	add_blocks(orphan, 2);
-	ino_rec(orphan)->i_size = htole64(2 * RLFS_BLOCK_SIZE);
+	ib_ino_rec(orphan)->i_size = htole64(2 * RLFS_BLOCK_SIZE);
 	trunc = new_inode(S_IFREG | 0644, 1, 0);
-	b = alloc_blocks(1);
-	bt_add(&ino_rec(trunc)->i_eh, 0, 1, b);
+	b = ib_alloc_blocks(1);
+	bt_add(&ib_ino_rec(trunc)->i_eh, 0, 1, b);
 	add_blocks(trunc, 1);
-	ino_rec(trunc)->i_size = htole64(100);
+	ib_ino_rec(trunc)->i_size = htole64(100);
 	dir_add(root, &rootb, "trunc", trunc);
-	sb->s_orphan_head = htole64(orphan);
-	ino_rec(orphan)->i_next_orphan = htole64(trunc);
-	seed_finish();
+	ib.sb->s_orphan_head = htole64(orphan);
+	ib_ino_rec(orphan)->i_next_orphan = htole64(trunc);
+	ib.sb->s_next_generation = htole32(1000);
+	ib_finish();
 }
 
 /* ==== targets: every field of every metadata block ===================== */
@@ -627,7 +483,7 @@ static struct target *add_target(uint64_t b, enum kind k, enum csum cs,
 		tg_cap = tg_cap ? 2 * tg_cap : 1024;
 		tg = realloc(tg, tg_cap * sizeof(*tg));
 		if (!tg)
-			die("out of memory");
+			ib_die("out of memory");
 	}
 	t = &tg[ntg++];
 	memset(t, 0, sizeof(*t));
@@ -684,7 +540,7 @@ static bool mark_seen(uint64_t b)
 		seen_cap = seen_cap ? 2 * seen_cap : 256;
 		seen = realloc(seen, seen_cap * sizeof(*seen));
 		if (!seen)
-			die("out of memory");
+			ib_die("out of memory");
 	}
 	seen[nseen++] = b;
 	return true;
@@ -699,7 +555,7 @@ static void add_bt_node(uint64_t b, enum kind k, enum csum cs,
 			unsigned int base, bool refcount, const char *pfx)
 {
 	const struct rlfs_btree_header *h =
-		(const void *)((uint8_t *)blk(b) + base);
+		(const void *)((uint8_t *)ib_blk(b) + base);
 	int n = rlfs_bt_entries(h), depth = rlfs_bt_depth(h), i;
 	unsigned int max = cs == CS_INODE ? RLFS_INODE_ROOT_ENTRIES :
 			   RLFS_EXTENT_BLOCK_ENTRIES, eoff;
@@ -728,7 +584,7 @@ static void add_bt_node(uint64_t b, enum kind k, enum csum cs,
 static void walk_dir_block(uint64_t b)
 {
 	unsigned int off = sizeof(struct rlfs_block_header), len, prev = 0;
-	const uint8_t *base = blk(b);
+	const uint8_t *base = ib_blk(b);
 	const struct rlfs_dirent *de;
 	struct target *t;
 	char p[32];
@@ -766,7 +622,7 @@ static void walk_dir_block(uint64_t b)
 static void walk_xattr_block(uint64_t b)
 {
 	unsigned int off = sizeof(struct rlfs_block_header);
-	const uint8_t *base = blk(b);
+	const uint8_t *base = ib_blk(b);
 	const struct rlfs_xattr_entry *xe;
 	char p[32];
 	int i = 0;
@@ -811,7 +667,7 @@ static void walk_mapped(uint16_t mode, uint64_t size, uint64_t pblk,
 	uint32_t i;
 
 	for (i = 0; i < len && i < 16; i++) {
-		if (!blk_ok(pblk + i) || !mark_seen(pblk + i))
+		if (!ib_blk_ok(pblk + i) || !mark_seen(pblk + i))
 			continue;
 		if (S_ISDIR(mode))
 			walk_dir_block(pblk + i);
@@ -832,7 +688,7 @@ static void walk_extents(const struct rlfs_btree_header *h, uint16_t mode,
 	for (i = 0; i < n; i++) {
 		if (rlfs_bt_depth(h)) {
 			child = rlfs_bt_child(h, i);
-			if (!blk_ok(child) || !mark_seen(child))
+			if (!ib_blk_ok(child) || !mark_seen(child))
 				continue;
 			add_header(child, K_EXTENT);
 			add_bt_node(child, K_EXTENT, CS_BLOCK,
@@ -841,7 +697,7 @@ static void walk_extents(const struct rlfs_btree_header *h, uint16_t mode,
 			add_target(child, K_EXTENT, CS_BLOCK,
 				   offsetof(struct rlfs_extent_block, eb_pad),
 				   8, "eb_pad");
-			walk_extents(rlfs_bt_block_node(blk(child)), mode,
+			walk_extents(rlfs_bt_block_node(ib_blk(child)), mode,
 				     size, level + 1);
 		} else {
 			struct rlfs_ext_irec r;
@@ -857,14 +713,14 @@ static void walk_refcount(uint64_t b, int level)
 	struct rlfs_btree_header *h;
 	int i, n;
 
-	if (level > RLFS_MAX_EXTENT_DEPTH || !blk_ok(b) || !mark_seen(b))
+	if (level > RLFS_MAX_EXTENT_DEPTH || !ib_blk_ok(b) || !mark_seen(b))
 		return;
 	add_header(b, K_REFCOUNT);
 	add_bt_node(b, K_REFCOUNT, CS_BLOCK, sizeof(struct rlfs_block_header),
 		    true, "");
 	add_target(b, K_REFCOUNT, CS_BLOCK,
 		   offsetof(struct rlfs_refcount_block, rb_pad), 8, "rb_pad");
-	h = rlfs_bt_block_node(blk(b));
+	h = rlfs_bt_block_node(ib_blk(b));
 	n = rlfs_bt_entries(h);
 	if (!rlfs_bt_depth(h) || n > (int)RLFS_REFCOUNT_BLOCK_ENTRIES)
 		return;
@@ -874,22 +730,22 @@ static void walk_refcount(uint64_t b, int level)
 
 static bool on_orphan_list(uint64_t ino)
 {
-	uint64_t o = le64toh(sb->s_orphan_head);
+	uint64_t o = le64toh(ib.sb->s_orphan_head);
 	unsigned int i;
 
-	for (i = 0; o && o < g.inodes && i < 64; i++) {
+	for (i = 0; o && o < ib.g.inodes && i < 64; i++) {
 		if (o == ino)
 			return true;
-		o = le64toh(ino_rec(o)->i_next_orphan);
+		o = le64toh(ib_ino_rec(o)->i_next_orphan);
 	}
 	return false;
 }
 
 static void walk_inode(uint64_t ino, unsigned int *free_slots)
 {
-	uint64_t b = g.itable_start + ino / RLFS_INODES_PER_BLOCK;
+	uint64_t b = ib.g.itable_start + ino / RLFS_INODES_PER_BLOCK;
 	unsigned int rec = (ino % RLFS_INODES_PER_BLOCK) * RLFS_INODE_SIZE;
-	struct rlfs_inode *ri = ino_rec(ino);
+	struct rlfs_inode *ri = ib_ino_rec(ino);
 	uint16_t mode = le16toh(ri->i_mode);
 	uint64_t size = le64toh(ri->i_size), xb;
 	enum kind k = on_orphan_list(ino) ? K_ORPHAN : K_INODE;
@@ -935,7 +791,7 @@ static void walk_inode(uint64_t ino, unsigned int *free_slots)
 		walk_extents(&ri->i_eh, mode, size, 0);
 xattr:
 	xb = le64toh(ri->i_xattr_blk);
-	if (xb && blk_ok(xb) && mark_seen(xb))
+	if (xb && ib_blk_ok(xb) && mark_seen(xb))
 		walk_xattr_block(xb);
 }
 
@@ -943,7 +799,7 @@ xattr:
 static void walk_bitmap(uint64_t b, enum kind k, uint64_t first,
 			uint64_t nitems)
 {
-	const struct rlfs_bitmap_block *bb = blk(b);
+	const struct rlfs_bitmap_block *bb = ib_blk(b);
 	unsigned int hdr = sizeof(struct rlfs_block_header), i, last = 0;
 	unsigned int end;
 
@@ -977,29 +833,29 @@ static void enumerate(void)
 	const char *why;
 	int err;
 
-	why = rlfs_verify_super(sb, img_size / RLFS_BLOCK_SIZE, &err);
+	why = rlfs_verify_super(ib.sb, ib.size / RLFS_BLOCK_SIZE, &err);
 	if (why)
-		die("the seed's superblock is bad: %s", why);
-	rlfs_geom_from_super(sb, &g);
+		ib_die("the seed's superblock is bad: %s", why);
+	rlfs_geom_from_super(ib.sb, &ib.g);
 	add_fields(0, K_SUPER, CS_SUPER, 0, super_fields,
 		   NFIELDS(super_fields), "", 0, 0);
-	for (j = 0; j < g.bbitmap_blocks; j++)
-		walk_bitmap(g.bbitmap_start + j, K_BBITMAP,
-			    j * RLFS_BITS_PER_BITMAP, g.blocks);
-	for (j = 0; j < g.ibitmap_blocks; j++)
-		walk_bitmap(g.ibitmap_start + j, K_IBITMAP,
-			    j * RLFS_BITS_PER_BITMAP, g.inodes);
-	for (ino = RLFS_ROOT_INO; ino < g.inodes; ino++)
+	for (j = 0; j < ib.g.bbitmap_blocks; j++)
+		walk_bitmap(ib.g.bbitmap_start + j, K_BBITMAP,
+			    j * RLFS_BITS_PER_BITMAP, ib.g.blocks);
+	for (j = 0; j < ib.g.ibitmap_blocks; j++)
+		walk_bitmap(ib.g.ibitmap_start + j, K_IBITMAP,
+			    j * RLFS_BITS_PER_BITMAP, ib.g.inodes);
+	for (ino = RLFS_ROOT_INO; ino < ib.g.inodes; ino++)
 		walk_inode(ino, &free_slots);
-	if (sb->s_refcount_root)
-		walk_refcount(le64toh(sb->s_refcount_root), 0);
+	if (ib.sb->s_refcount_root)
+		walk_refcount(le64toh(ib.sb->s_refcount_root), 0);
 	/* grouped by kind, in walk order within a kind */
 	{
 		struct target *s = malloc(ntg * sizeof(*s));
 		unsigned int n = 0;
 
 		if (!s)
-			die("out of memory");
+			ib_die("out of memory");
 		for (k = 0; k < K_NR; k++) {
 			kind_first[k] = n;
 			for (i = 0; i < ntg; i++)
@@ -1045,7 +901,7 @@ static void pick(uint64_t n, struct mutation *m)
 		if (kind_first[k + 1] > kind_first[k])
 			kinds[nk++] = k;
 	if (!nk)
-		die("no metadata found");
+		ib_die("no metadata found");
 	k = kinds[r % nk];
 	r = splitmix64(r);
 	cnt = kind_first[k + 1] - kind_first[k];
@@ -1079,7 +935,7 @@ static void put_le(uint8_t *p, unsigned int size, uint64_t v)
 static uint64_t mutate(const struct mutation *m)
 {
 	const struct target *t = m->t;
-	uint8_t *b = blk(t->blk), *p = b + t->off, tmp[RLFS_INODE_SIZE];
+	uint8_t *b = ib_blk(t->blk), *p = b + t->off, tmp[RLFS_INODE_SIZE];
 	unsigned int n = t->size, i;
 	bool num = n == 1 || n == 2 || n == 4 || n == 8;
 	uint64_t v = num ? get_le(p, n) : p[0];
@@ -1117,7 +973,7 @@ static uint64_t mutate(const struct mutation *m)
 		return v;
 	switch (t->csum) {
 	case CS_SUPER:
-		rlfs_super_set_csum(sb);
+		rlfs_super_set_csum(ib.sb);
 		break;
 	case CS_INODE:
 		/* a freed record (i_mode 0) keeps its checksum too */
@@ -1159,21 +1015,20 @@ static int img_fd = -1;
 static void map_image(const char *path, bool shared_rw, bool rw)
 {
 	struct stat st;
+	void *p;
 
 	img_fd = open(path, shared_rw || rw ? O_RDWR : O_RDONLY);
 	if (img_fd < 0 || fstat(img_fd, &st))
-		die("%s: %s", path, strerror(errno));
+		ib_die("%s: %s", path, strerror(errno));
 	if (st.st_size < RLFS_BLOCK_SIZE)
-		die("%s: too small", path);
-	img_size = st.st_size;
-	img = mmap(NULL, img_size, PROT_READ | PROT_WRITE,
-		   shared_rw ? MAP_SHARED : MAP_PRIVATE, img_fd, 0);
-	if (img == MAP_FAILED)
-		die("%s: %s", path, strerror(errno));
-	sb = (void *)img;
-	rlfs_geom_from_super(sb, &g);
-	if (g.blocks * RLFS_BLOCK_SIZE > img_size)
-		die("%s: image smaller than the filesystem", path);
+		ib_die("%s: too small", path);
+	p = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE,
+		 shared_rw ? MAP_SHARED : MAP_PRIVATE, img_fd, 0);
+	if (p == MAP_FAILED)
+		ib_die("%s: %s", path, strerror(errno));
+	ib_attach(p, st.st_size);
+	if (ib.g.blocks * RLFS_BLOCK_SIZE > ib.size)
+		ib_die("%s: image smaller than the filesystem", path);
 }
 
 static bool all_zero(const uint8_t *p)
@@ -1192,18 +1047,18 @@ static void write_sparse(const char *path)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	size_t off;
 
-	if (fd < 0 || ftruncate(fd, img_size))
-		die("%s: %s", path, strerror(errno));
-	for (off = 0; off + RLFS_BLOCK_SIZE <= img_size;
+	if (fd < 0 || ftruncate(fd, ib.size))
+		ib_die("%s: %s", path, strerror(errno));
+	for (off = 0; off + RLFS_BLOCK_SIZE <= ib.size;
 	     off += RLFS_BLOCK_SIZE) {
-		if (all_zero(img + off))
+		if (all_zero(ib.img + off))
 			continue;
-		if (pwrite(fd, img + off, RLFS_BLOCK_SIZE, off) !=
+		if (pwrite(fd, ib.img + off, RLFS_BLOCK_SIZE, off) !=
 		    RLFS_BLOCK_SIZE)
-			die("%s: %s", path, strerror(errno));
+			ib_die("%s: %s", path, strerror(errno));
 	}
 	if (close(fd))
-		die("%s: %s", path, strerror(errno));
+		ib_die("%s: %s", path, strerror(errno));
 }
 
 /* The block(s) mutation @m changed, back to the file (--apply). */
@@ -1211,11 +1066,11 @@ static void write_back(const struct mutation *m)
 {
 	uint64_t b = m->t->blk;
 
-	if (pwrite(img_fd, blk(b), RLFS_BLOCK_SIZE, b * RLFS_BLOCK_SIZE) !=
+	if (pwrite(img_fd, ib_blk(b), RLFS_BLOCK_SIZE, b * RLFS_BLOCK_SIZE) !=
 	    RLFS_BLOCK_SIZE)
-		die("write: %s", strerror(errno));
+		ib_die("write: %s", strerror(errno));
 	if (fsync(img_fd))
-		die("fsync: %s", strerror(errno));
+		ib_die("fsync: %s", strerror(errno));
 }
 
 /* ==== the workload on a mounted image (--walk) ========================= */
@@ -1439,7 +1294,7 @@ static uint64_t num_arg(const char *s)
 	uint64_t v;
 
 	if (!rlfs_parse_u64(s, &v))
-		die("bad number '%s'", s);
+		ib_die("bad number '%s'", s);
 	return v;
 }
 
@@ -1476,8 +1331,8 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[0], "--mkseed") && argc == 2) {
 		map_image(argv[1], true, true);
 		make_seed();
-		if (msync(img, img_size, MS_SYNC))
-			die("msync: %s", strerror(errno));
+		if (msync(ib.img, ib.size, MS_SYNC))
+			ib_die("msync: %s", strerror(errno));
 		return 0;
 	}
 	if (!strcmp(argv[0], "--targets") && argc == 2) {
@@ -1501,12 +1356,12 @@ int main(int argc, char **argv)
 			/* on a private copy of the block: undo afterwards */
 			uint8_t save[RLFS_BLOCK_SIZE], save0[RLFS_BLOCK_SIZE];
 
-			memcpy(save, blk(m.t->blk), RLFS_BLOCK_SIZE);
-			memcpy(save0, img, RLFS_BLOCK_SIZE);
+			memcpy(save, ib_blk(m.t->blk), RLFS_BLOCK_SIZE);
+			memcpy(save0, ib.img, RLFS_BLOCK_SIZE);
 			v = mutate(&m);
 			describe(n, &m, v);
-			memcpy(blk(m.t->blk), save, RLFS_BLOCK_SIZE);
-			memcpy(img, save0, RLFS_BLOCK_SIZE);
+			memcpy(ib_blk(m.t->blk), save, RLFS_BLOCK_SIZE);
+			memcpy(ib.img, save0, RLFS_BLOCK_SIZE);
 		}
 		return 0;
 	}
@@ -1529,15 +1384,15 @@ int main(int argc, char **argv)
 			uint8_t save[RLFS_BLOCK_SIZE], save0[RLFS_BLOCK_SIZE];
 
 			pick(n, &m);
-			memcpy(save, blk(m.t->blk), RLFS_BLOCK_SIZE);
-			memcpy(save0, img, RLFS_BLOCK_SIZE);
+			memcpy(save, ib_blk(m.t->blk), RLFS_BLOCK_SIZE);
+			memcpy(save0, ib.img, RLFS_BLOCK_SIZE);
 			v = mutate(&m);
 			snprintf(path, sizeof(path), "%s/fuzz-%llu.img",
 				 argv[2], (unsigned long long)n);
 			write_sparse(path);
 			describe(n, &m, v);
-			memcpy(blk(m.t->blk), save, RLFS_BLOCK_SIZE);
-			memcpy(img, save0, RLFS_BLOCK_SIZE);
+			memcpy(ib_blk(m.t->blk), save, RLFS_BLOCK_SIZE);
+			memcpy(ib.img, save0, RLFS_BLOCK_SIZE);
 		}
 		return 0;
 	}

@@ -23,96 +23,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rlfs.h"
-
-static uint8_t *img;
-static struct rlfs_super *sb;
-static struct rlfs_geom g;
-static uint64_t next_blk, next_ino = RLFS_FIRST_INO;
-static uint64_t touched[256];
-static unsigned int ntouched;
-
-static void die(const char *msg)
-{
-	fprintf(stderr, "rlfs-testimg: %s\n", msg);
-	exit(1);
-}
-
-static void *blk(uint64_t b)
-{
-	if (b >= g.blocks)
-		die("block out of range");
-	return img + b * RLFS_BLOCK_SIZE;
-}
-
-static struct rlfs_inode *ino_rec(uint64_t ino)
-{
-	return (struct rlfs_inode *)blk(g.itable_start +
-					ino / RLFS_INODES_PER_BLOCK) +
-	       ino % RLFS_INODES_PER_BLOCK;
-}
-
-static void bitmap_set(uint64_t start, uint64_t nr, bool set)
-{
-	struct rlfs_bitmap_block *bb = blk(start + nr / RLFS_BITS_PER_BITMAP);
-
-	if (set)
-		rlfs_set_bit(bb->bb_bits, nr % RLFS_BITS_PER_BITMAP);
-	else
-		rlfs_clear_bit(bb->bb_bits, nr % RLFS_BITS_PER_BITMAP);
-}
-
-static void touch(uint64_t b)
-{
-	if (ntouched == sizeof(touched) / sizeof(touched[0]))
-		die("too many blocks");
-	touched[ntouched++] = b;
-}
-
-static uint64_t alloc_blocks(uint64_t n)
-{
-	uint64_t b = next_blk, i;
-
-	for (i = 0; i < n; i++) {
-		bitmap_set(g.bbitmap_start, b + i, true);
-		memset(blk(b + i), 0, RLFS_BLOCK_SIZE);
-	}
-	next_blk += n;
-	return b;
-}
+#include "imgbuild.h"
 
 static uint64_t new_meta_block(uint32_t magic, uint64_t owner)
 {
-	uint64_t b = alloc_blocks(1);
+	uint64_t b;
 
-	rlfs_block_header_init(blk(b), magic, b, owner);
-	touch(b);
+	ib_new_meta_block(magic, owner, &b);
 	return b;
 }
 
 static uint64_t new_inode(uint16_t mode, uint32_t nlink, uint64_t parent)
 {
-	uint64_t ino = next_ino++;
-	struct rlfs_inode *ri = ino_rec(ino);
+	uint64_t ino = ib_new_inode(mode, nlink, parent);
 
-	bitmap_set(g.ibitmap_start, ino, true);
-	memset(ri, 0, sizeof(*ri));
-	ri->i_magic = htole32(RLFS_INODE_MAGIC);
-	ri->i_ino = htole64(ino);
-	ri->i_mode = htole16(mode);
-	ri->i_nlink = htole32(nlink);
-	ri->i_mtime = ri->i_atime = ri->i_ctime = ri->i_crtime =
-		htole64(1700000000);
-	ri->i_mtime_ns = htole32(999999999);
-	if (S_ISDIR(mode))
-		ri->i_parent = htole64(parent);
-	ri->i_eh.bt_max = htole16(RLFS_INODE_ROOT_ENTRIES);
+	ib_ino_rec(ino)->i_mtime_ns = htole32(999999999);
 	return ino;
-}
-
-static void add_blocks(struct rlfs_inode *ri, uint64_t n)
-{
-	ri->i_blocks = htole64(le64toh(ri->i_blocks) + n);
 }
 
 /* A refcount block (owner 0) of the given depth. */
@@ -122,7 +48,7 @@ static struct rlfs_refcount_block *new_rc_block(unsigned int depth,
 	struct rlfs_refcount_block *rb;
 
 	*b = new_meta_block(RLFS_REFCOUNT_MAGIC, 0);
-	rb = blk(*b);
+	rb = ib_blk(*b);
 	rb->rb_rh.bt_max = htole16(RLFS_REFCOUNT_BLOCK_ENTRIES);
 	rb->rb_rh.bt_depth = htole16(depth);
 	return rb;
@@ -166,18 +92,18 @@ static void leaf_add(struct rlfs_btree_header *eh, struct rlfs_extent *ext,
 /* Map fresh data blocks into an inode with a depth-0 root. */
 static uint64_t map_new(struct rlfs_inode *ri, uint32_t lblk, uint32_t len)
 {
-	uint64_t p = alloc_blocks(len);
+	uint64_t p = ib_alloc_blocks(len);
 
 	leaf_add(&ri->i_eh, ri->i_ext, lblk, len, p);
-	add_blocks(ri, len);
+	ib_add_blocks(ri, len);
 	return p;
 }
 
 static uint64_t new_dir_block(uint64_t dir)
 {
-	struct rlfs_inode *ri = ino_rec(dir);
+	struct rlfs_inode *ri = ib_ino_rec(dir);
 	uint64_t b = new_meta_block(RLFS_DIR_MAGIC, dir);
-	struct rlfs_dirent *de = (void *)((uint8_t *)blk(b) +
+	struct rlfs_dirent *de = (void *)((uint8_t *)ib_blk(b) +
 					  sizeof(struct rlfs_block_header));
 	uint32_t lblk = le64toh(ri->i_size) / RLFS_BLOCK_SIZE;
 
@@ -185,7 +111,7 @@ static uint64_t new_dir_block(uint64_t dir)
 	de->d_rec_len = htole16(RLFS_BLOCK_SIZE -
 				sizeof(struct rlfs_block_header));
 	leaf_add(&ri->i_eh, ri->i_ext, lblk, 1, b);
-	add_blocks(ri, 1);
+	ib_add_blocks(ri, 1);
 	ri->i_size = htole64(le64toh(ri->i_size) + RLFS_BLOCK_SIZE);
 	return b;
 }
@@ -193,37 +119,16 @@ static uint64_t new_dir_block(uint64_t dir)
 static struct rlfs_dirent *dir_add(uint64_t b, const char *name,
 				   uint64_t ino)
 {
-	uint8_t *base = blk(b);
-	unsigned int off = sizeof(struct rlfs_block_header), len, used;
-	struct rlfs_dirent *de, *nde;
-	size_t nlen = strlen(name);
+	struct rlfs_dirent *de = ib_dirent_append(b, name, ino);
 
-	for (;;) {
-		de = (void *)(base + off);
-		len = le16toh(de->d_rec_len);
-		if (off + len >= RLFS_BLOCK_SIZE)
-			break;
-		off += len;
-	}
-	if (de->d_ino) {
-		used = RLFS_DIRENT_SIZE(de->d_name_len);
-		if (len - used < RLFS_DIRENT_SIZE(nlen))
-			die("directory block full");
-		de->d_rec_len = htole16(used);
-		nde = (void *)(base + off + used);
-		nde->d_rec_len = htole16(len - used);
-		de = nde;
-	}
-	de->d_ino = htole64(ino);
-	de->d_name_len = nlen;
-	de->d_type = rlfs_mode_to_ftype(le16toh(ino_rec(ino)->i_mode));
-	memcpy(de->d_name, name, nlen);
+	if (!de)
+		ib_die("directory block full");
 	return de;
 }
 
 static struct rlfs_dirent *find_entry(uint64_t b, const char *name)
 {
-	uint8_t *base = blk(b);
+	uint8_t *base = ib_blk(b);
 	unsigned int off = sizeof(struct rlfs_block_header);
 	struct rlfs_dirent *de;
 
@@ -234,38 +139,8 @@ static struct rlfs_dirent *find_entry(uint64_t b, const char *name)
 			return de;
 		off += le16toh(de->d_rec_len);
 	}
-	die("entry not found");
+	ib_die("entry not found");
 	return NULL;
-}
-
-static void finish(void)
-{
-	uint64_t ino, k, used_b = 0, used_i = 0;
-	struct rlfs_inode *ri;
-	unsigned int i;
-
-	for (i = 0; i < ntouched; i++)
-		rlfs_block_set_csum(blk(touched[i]));
-	for (k = 0; k < g.bbitmap_blocks; k++)
-		rlfs_block_set_csum(blk(g.bbitmap_start + k));
-	for (k = 0; k < g.ibitmap_blocks; k++)
-		rlfs_block_set_csum(blk(g.ibitmap_start + k));
-	for (ino = 1; ino < next_ino; ino++) {
-		ri = ino_rec(ino);
-		if (le32toh(ri->i_magic) == RLFS_INODE_MAGIC)
-			rlfs_inode_set_csum(ri);
-	}
-	for (k = 0; k < g.blocks; k++)
-		used_b += rlfs_test_bit(((struct rlfs_bitmap_block *)
-			blk(g.bbitmap_start + k / RLFS_BITS_PER_BITMAP))->bb_bits,
-			k % RLFS_BITS_PER_BITMAP);
-	for (k = 0; k < g.inodes; k++)
-		used_i += rlfs_test_bit(((struct rlfs_bitmap_block *)
-			blk(g.ibitmap_start + k / RLFS_BITS_PER_BITMAP))->bb_bits,
-			k % RLFS_BITS_PER_BITMAP);
-	sb->s_free_blocks = htole64(g.blocks - used_b);
-	sb->s_free_inodes = htole64(g.inodes - used_i);
-	rlfs_super_set_csum(sb);
 }
 
 static const char *const scenarios[] = {
@@ -303,6 +178,7 @@ int main(int argc, char **argv)
 	struct rlfs_jbd2_super *js;
 	struct stat st;
 	unsigned int i;
+	void *p;
 	int fd;
 
 	if (argc == 3 && !strcmp(argv[1], "-c")) {
@@ -316,31 +192,28 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 2 || argc > 3)
-		die("usage: rlfs-testimg IMAGE [SCENARIO] | -l | -c STRING");
+		ib_die("usage: rlfs-testimg IMAGE [SCENARIO] | -l | -c STRING");
 	for (i = 0; scenarios[i] && strcmp(scenarios[i], sc); i++)
 		;
 	if (!scenarios[i])
-		die("unknown scenario");
+		ib_die("unknown scenario");
 
 	fd = open(argv[1], O_RDWR);
 	if (fd < 0 || fstat(fd, &st))
-		die(strerror(errno));
-	img = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		   0);
-	if (img == MAP_FAILED)
-		die(strerror(errno));
-	sb = (void *)img;
-	rlfs_geom_from_super(sb, &g);
-	if ((uint64_t)st.st_size < g.blocks * RLFS_BLOCK_SIZE)
-		die("image smaller than the filesystem");
-	next_blk = g.data_start;
-	touch(g.itable_start);
+		ib_die("%s", strerror(errno));
+	p = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		ib_die("%s", strerror(errno));
+	ib_attach(p, st.st_size);
+	if ((uint64_t)st.st_size < ib.g.blocks * RLFS_BLOCK_SIZE)
+		ib_die("image smaller than the filesystem");
+	ib_touch(ib.g.itable_start);
 
 	/* / */
 	rootb = new_dir_block(root);
 	/* /file, /hard: 3 blocks within i_size, 2 preallocated past it */
 	file = new_inode(S_IFREG | 0644, 2, 0);
-	ri = ino_rec(file);
+	ri = ib_ino_rec(file);
 	fileb = map_new(ri, 0, 2);
 	map_new(ri, 2, 1);
 	map_new(ri, 3, 2);
@@ -350,11 +223,11 @@ int main(int argc, char **argv)
 	hard_b = rootb;
 	/* /big: two-level tree, holes between extents */
 	big = new_inode(S_IFREG | 0600, 1, 0);
-	bi = ino_rec(big);
+	bi = ib_ino_rec(big);
 	eb1 = new_meta_block(RLFS_EXTENT_MAGIC, big);
 	eb2 = new_meta_block(RLFS_EXTENT_MAGIC, big);
-	e1 = blk(eb1);
-	e2 = blk(eb2);
+	e1 = ib_blk(eb1);
+	e2 = ib_blk(eb2);
 	e1->eb_eh.bt_max = e2->eb_eh.bt_max =
 		htole16(RLFS_EXTENT_BLOCK_ENTRIES);
 	bi->i_eh_idx.bt_depth = htole16(1);
@@ -363,13 +236,13 @@ int main(int argc, char **argv)
 	bi->i_idx[1].ei_lblk = htole32(100);
 	bi->i_idx[1].ei_blk = htole64(eb2);
 	bi->i_eh_idx.bt_entries = htole16(2);
-	big_a = alloc_blocks(3);
+	big_a = ib_alloc_blocks(3);
 	leaf_add(&e1->eb_eh, e1->eb_ext, 0, 3, big_a);
-	leaf_add(&e1->eb_eh, e1->eb_ext, 10, 1, alloc_blocks(1));
-	leaf_add(&e1->eb_eh, e1->eb_ext, 50, 2, alloc_blocks(2));
-	big_c = alloc_blocks(4);
+	leaf_add(&e1->eb_eh, e1->eb_ext, 10, 1, ib_alloc_blocks(1));
+	leaf_add(&e1->eb_eh, e1->eb_ext, 50, 2, ib_alloc_blocks(2));
+	big_c = ib_alloc_blocks(4);
 	leaf_add(&e2->eb_eh, e2->eb_ext, 100, 4, big_c);
-	big_d = alloc_blocks(1);
+	big_d = ib_alloc_blocks(1);
 	leaf_add(&e2->eb_eh, e2->eb_ext, 199, 1, big_d);
 	bi->i_blocks = htole64(2 + 3 + 1 + 2 + 4 + 1);
 	bi->i_size = htole64(200ULL * RLFS_BLOCK_SIZE);
@@ -379,10 +252,10 @@ int main(int argc, char **argv)
 	 * blocks at /big 100 and the one at /big 199, each referenced twice,
 	 * recorded in a refcount tree of depth 1 with one record per leaf.
 	 */
-	ri = ino_rec(file);
+	ri = ib_ino_rec(file);
 	leaf_add(&ri->i_eh, ri->i_ext, 10, 2, big_c + 1);
 	leaf_add(&ri->i_eh, ri->i_ext, 20, 1, big_d);
-	add_blocks(ri, 3);
+	ib_add_blocks(ri, 3);
 	rr = new_rc_block(1, &rcroot);
 	rl1 = new_rc_block(0, &rcl1);
 	rl2 = new_rc_block(0, &rcl2);
@@ -390,15 +263,15 @@ int main(int argc, char **argv)
 	rc_rec_add(rl2, big_d, 1, 2);
 	rc_idx_add(rr, big_c + 1, rcl1);
 	rc_idx_add(rr, big_d, rcl2);
-	sb->s_feature_incompat |= htole64(RLFS_FEATURE_INCOMPAT_REFCOUNT);
-	sb->s_refcount_root = htole64(rcroot);
-	sb->s_refcount_depth = htole32(1);
+	ib.sb->s_feature_incompat |= htole64(RLFS_FEATURE_INCOMPAT_REFCOUNT);
+	ib.sb->s_refcount_root = htole64(rcroot);
+	ib.sb->s_refcount_depth = htole32(1);
 	/* /big: a snapshot of /file (made writable since), in its lineage */
 	bi->i_flags |= htole32(RLFS_SNAPSHOT_FL);
 	bi->i_snap_origin = htole64(file);
-	bi->i_snap_origin_gen = ino_rec(file)->i_generation;
+	bi->i_snap_origin_gen = ib_ino_rec(file)->i_generation;
 	bi->i_lineage = htole64(0x1f2e3d4c5b6a7988ULL);
-	ino_rec(file)->i_lineage = bi->i_lineage;
+	ib_ino_rec(file)->i_lineage = bi->i_lineage;
 	/* /sub, /sub/fifo, /sub/deep */
 	sub = new_inode(S_IFDIR | 0755, 3, root);
 	subb = new_dir_block(sub);
@@ -407,31 +280,31 @@ int main(int argc, char **argv)
 	dir_add(subb, "fifo", fifo);
 	dir_add(subb, "deep", deep);
 	dir_add(rootb, "sub", sub);
-	ino_rec(root)->i_nlink = htole32(3);
+	ib_ino_rec(root)->i_nlink = htole32(3);
 	/* symlinks */
 	fast = new_inode(S_IFLNK | 0777, 1, 0);
-	ri = ino_rec(fast);
+	ri = ib_ino_rec(fast);
 	ri->i_flags = htole32(RLFS_FAST_SYMLINK_FL);
 	strcpy(ri->i_symlink, "target/of/fast");
 	ri->i_size = htole64(strlen(ri->i_symlink));
 	dir_add(rootb, "fast", fast);
 	slow = new_inode(S_IFLNK | 0777, 1, 0);
-	ri = ino_rec(slow);
+	ri = ib_ino_rec(slow);
 	slowb = new_meta_block(RLFS_SYMLINK_MAGIC, slow);
 	leaf_add(&ri->i_eh, ri->i_ext, 0, 1, slowb);
-	add_blocks(ri, 1);
-	memset(((struct rlfs_symlink_block *)blk(slowb))->sl_target, 'x',
+	ib_add_blocks(ri, 1);
+	memset(((struct rlfs_symlink_block *)ib_blk(slowb))->sl_target, 'x',
 	       300);
 	ri->i_size = htole64(300);
 	dir_add(rootb, "slow", slow);
 	/* /chr with an xattr block */
 	chr = new_inode(S_IFCHR | 0600, 1, 0);
-	ri = ino_rec(chr);
+	ri = ib_ino_rec(chr);
 	ri->i_rdev = htole32(0x0103);
 	xb = new_meta_block(RLFS_XATTR_MAGIC, chr);
 	ri->i_xattr_blk = htole64(xb);
-	add_blocks(ri, 1);
-	xe = (void *)((uint8_t *)blk(xb) + sizeof(struct rlfs_block_header));
+	ib_add_blocks(ri, 1);
+	xe = (void *)((uint8_t *)ib_blk(xb) + sizeof(struct rlfs_block_header));
 	xe->xe_index = RLFS_XATTR_INDEX_USER;
 	xe->xe_name_len = 3;
 	xe->xe_value_len = htole16(5);
@@ -439,22 +312,22 @@ int main(int argc, char **argv)
 	dir_add(rootb, "chr", chr);
 	/* orphans: removed file (nlink 0), file being truncated (nlink 1) */
 	orphan = new_inode(S_IFREG | 0644, 0, 0);
-	map_new(ino_rec(orphan), 0, 1);
+	map_new(ib_ino_rec(orphan), 0, 1);
 	trunc = new_inode(S_IFREG | 0644, 1, 0);
-	map_new(ino_rec(trunc), 0, 1);
+	map_new(ib_ino_rec(trunc), 0, 1);
 	dir_add(rootb, "trunc", trunc);
-	sb->s_orphan_head = htole64(orphan);
-	ino_rec(orphan)->i_next_orphan = htole64(trunc);
+	ib.sb->s_orphan_head = htole64(orphan);
+	ib_ino_rec(orphan)->i_next_orphan = htole64(trunc);
 
 	/* One corruption, checksums kept valid. */
 	if (!strcmp(sc, "ext-beyond")) {
-		ino_rec(file)->i_ext[1].e_pblk = htole64(g.blocks + 10);
+		ib_ino_rec(file)->i_ext[1].e_pblk = htole64(ib.g.blocks + 10);
 	} else if (!strcmp(sc, "ext-meta")) {
-		ino_rec(file)->i_ext[1].e_pblk = htole64(g.itable_start);
+		ib_ino_rec(file)->i_ext[1].e_pblk = htole64(ib.g.itable_start);
 	} else if (!strcmp(sc, "ext-len")) {
-		ino_rec(file)->i_ext[1].e_len = 0;
+		ib_ino_rec(file)->i_ext[1].e_len = 0;
 	} else if (!strcmp(sc, "ext-overlap")) {
-		ino_rec(file)->i_ext[1].e_lblk = htole32(1);
+		ib_ino_rec(file)->i_ext[1].e_lblk = htole32(1);
 	} else if (!strcmp(sc, "dup")) {
 		e2->eb_ext[1].e_pblk = htole64(fileb + 1);
 	} else if (!strcmp(sc, "idx-key")) {
@@ -466,7 +339,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(sc, "ext-empty")) {
 		e2->eb_eh.bt_entries = 0;
 	} else if (!strcmp(sc, "ext-max")) {
-		ino_rec(file)->i_eh.bt_max = htole16(4);
+		ib_ino_rec(file)->i_eh.bt_max = htole16(4);
 	} else if (!strcmp(sc, "iblocks")) {
 		bi->i_blocks = htole64(12);
 	} else if (!strcmp(sc, "dir-type")) {
@@ -480,16 +353,16 @@ int main(int argc, char **argv)
 		memcpy(de->d_name, "..", 2);
 		de->d_name_len = 2;
 	} else if (!strcmp(sc, "dir-free-ino")) {
-		find_entry(subb, "fifo")->d_ino = htole64(next_ino + 2);
+		find_entry(subb, "fifo")->d_ino = htole64(ib.next_ino + 2);
 	} else if (!strcmp(sc, "dir-hole")) {
-		ino_rec(sub)->i_ext[0].e_lblk = htole32(1);
-		ino_rec(sub)->i_size = htole64(2 * RLFS_BLOCK_SIZE);
+		ib_ino_rec(sub)->i_ext[0].e_lblk = htole32(1);
+		ib_ino_rec(sub)->i_size = htole64(2 * RLFS_BLOCK_SIZE);
 	} else if (!strcmp(sc, "nlink")) {
-		ino_rec(file)->i_nlink = htole32(1);
+		ib_ino_rec(file)->i_nlink = htole32(1);
 	} else if (!strcmp(sc, "dir-nlink")) {
-		ino_rec(root)->i_nlink = htole32(2);
+		ib_ino_rec(root)->i_nlink = htole32(2);
 	} else if (!strcmp(sc, "parent")) {
-		ino_rec(deep)->i_parent = htole64(root);
+		ib_ino_rec(deep)->i_parent = htole64(root);
 	} else if (!strcmp(sc, "unreachable")) {
 		a = new_inode(S_IFREG | 0644, 1, 0);
 		(void)a;
@@ -497,20 +370,20 @@ int main(int argc, char **argv)
 		a = new_inode(S_IFREG | 0644, 0, 0);
 		(void)a;
 	} else if (!strcmp(sc, "orphan-loop")) {
-		ino_rec(trunc)->i_next_orphan = htole64(orphan);
+		ib_ino_rec(trunc)->i_next_orphan = htole64(orphan);
 	} else if (!strcmp(sc, "orphan-free")) {
-		ino_rec(trunc)->i_next_orphan = htole64(next_ino + 3);
+		ib_ino_rec(trunc)->i_next_orphan = htole64(ib.next_ino + 3);
 	} else if (!strcmp(sc, "bbitmap-free")) {
-		bitmap_set(g.bbitmap_start, fileb + 1, false);
+		ib_bitmap_set(ib.g.bbitmap_start, fileb + 1, false);
 	} else if (!strcmp(sc, "bbitmap-used")) {
-		bitmap_set(g.bbitmap_start, next_blk + 5, true);
-		bitmap_set(g.bbitmap_start, next_blk + 6, true);
+		ib_bitmap_set(ib.g.bbitmap_start, ib.next_blk + 5, true);
+		ib_bitmap_set(ib.g.bbitmap_start, ib.next_blk + 6, true);
 	} else if (!strcmp(sc, "ibitmap")) {
-		bitmap_set(g.ibitmap_start, chr, false);
+		ib_bitmap_set(ib.g.ibitmap_start, chr, false);
 	} else if (!strcmp(sc, "symlink-len")) {
-		ino_rec(slow)->i_size = htole64(299);
+		ib_ino_rec(slow)->i_size = htole64(299);
 	} else if (!strcmp(sc, "fast-symlink-len")) {
-		ino_rec(fast)->i_size = htole64(3);
+		ib_ino_rec(fast)->i_size = htole64(3);
 	} else if (!strcmp(sc, "xattr-index")) {
 		xe->xe_index = 7;
 	} else if (!strcmp(sc, "xattr-overrun")) {
@@ -521,47 +394,47 @@ int main(int argc, char **argv)
 	} else if (!strcmp(sc, "dir-cycle")) {
 		x = new_inode(S_IFDIR | 0755, 3, 0);
 		y = new_inode(S_IFDIR | 0755, 3, 0);
-		ino_rec(x)->i_parent = htole64(y);
-		ino_rec(y)->i_parent = htole64(x);
+		ib_ino_rec(x)->i_parent = htole64(y);
+		ib_ino_rec(y)->i_parent = htole64(x);
 		xblk = new_dir_block(x);
 		yblk = new_dir_block(y);
 		dir_add(xblk, "y", y);
 		dir_add(yblk, "x", x);
 	} else if (!strcmp(sc, "journal")) {
-		js = blk(g.journal_start);
+		js = ib_blk(ib.g.journal_start);
 		js->s_start = htobe32(1);
 	} else if (!strcmp(sc, "inode-ns")) {
-		ino_rec(fifo)->i_ctime_ns = htole32(1000000000);
+		ib_ino_rec(fifo)->i_ctime_ns = htole32(1000000000);
 	} else if (!strcmp(sc, "inode-flags")) {
-		ino_rec(fifo)->i_flags = htole32(0x80000000U);
+		ib_ino_rec(fifo)->i_flags = htole32(0x80000000U);
 	} else if (!strcmp(sc, "inode-type")) {
-		ino_rec(fifo)->i_mode = htole16(0170644);
+		ib_ino_rec(fifo)->i_mode = htole16(0170644);
 	} else if (!strcmp(sc, "special-blocks")) {
-		leaf_add(&ino_rec(fifo)->i_eh, ino_rec(fifo)->i_ext, 0, 1,
-			 alloc_blocks(1));
+		leaf_add(&ib_ino_rec(fifo)->i_eh, ib_ino_rec(fifo)->i_ext, 0, 1,
+			 ib_alloc_blocks(1));
 	} else if (!strcmp(sc, "root-ref")) {
 		dir_add(subb, "up", root);
 	} else if (!strcmp(sc, "dir-hardlink")) {
 		dir_add(rootb, "deep2", deep);
-		ino_rec(root)->i_nlink = htole32(4);
+		ib_ino_rec(root)->i_nlink = htole32(4);
 	} else if (!strcmp(sc, "rc-count")) {
 		rl1->rb_rec[0].rc_refcount = htole32(3);
 	} else if (!strcmp(sc, "rc-missing")) {
 		rl1->rb_rec[0].rc_len = htole32(1);
 	} else if (!strcmp(sc, "rc-free")) {
-		rc_rec_add(rl2, next_blk + 10, 3, 2);
+		rc_rec_add(rl2, ib.next_blk + 10, 3, 2);
 	} else if (!strcmp(sc, "rc-unsorted")) {
 		rc_rec_add(rl2, big_a, 1, 2);
 	} else if (!strcmp(sc, "rc-bitmap")) {
-		bitmap_set(g.bbitmap_start, rcl1, false);
+		ib_bitmap_set(ib.g.bbitmap_start, rcl1, false);
 	} else if (!strcmp(sc, "rc-key")) {
 		rr->rb_idx[1].ri_start = htole64(big_d - 1);
 	} else if (!strcmp(sc, "rc-depth")) {
-		sb->s_refcount_depth = htole32(2);
+		ib.sb->s_refcount_depth = htole32(2);
 	} else if (!strcmp(sc, "rc-claimed")) {
-		ino_rec(trunc)->i_ext[0].e_pblk = htole64(rcl1);
+		ib_ino_rec(trunc)->i_ext[0].e_pblk = htole64(rcl1);
 	} else if (!strcmp(sc, "snap-feature")) {
-		sb->s_feature_ro_compat &=
+		ib.sb->s_feature_ro_compat &=
 			~htole64(RLFS_FEATURE_RO_COMPAT_SNAPSHOT);
 	} else if (!strcmp(sc, "snap-origin")) {
 		bi->i_snap_origin = 0;
@@ -570,59 +443,59 @@ int main(int argc, char **argv)
 	} else if (!strcmp(sc, "snap-lineage")) {
 		bi->i_lineage = 0;
 	} else if (!strcmp(sc, "snap-dir")) {
-		ino_rec(sub)->i_lineage = htole64(5);
+		ib_ino_rec(sub)->i_lineage = htole64(5);
 	} else if (!strcmp(sc, "snap-notsnap")) {
-		ino_rec(file)->i_snap_origin = htole64(big);
+		ib_ino_rec(file)->i_snap_origin = htole64(big);
 	} else if (!strcmp(sc, "ext-lblk-limit")) {
-		ino_rec(file)->i_ext[4].e_lblk = htole32(RLFS_LBLK_LIMIT);
+		ib_ino_rec(file)->i_ext[4].e_lblk = htole32(RLFS_LBLK_LIMIT);
 	} else if (!strcmp(sc, "ext-root-crc")) {
-		ino_rec(file)->i_ext[1].e_pblk = htole64(g.blocks + 10);
+		ib_ino_rec(file)->i_ext[1].e_pblk = htole64(ib.g.blocks + 10);
 	} else if (!strcmp(sc, "dir-ghost")) {
 		/* an entry naming a never-used inode */
-		de = dir_add(subb, "ghost", next_ino + 2);
+		de = dir_add(subb, "ghost", ib.next_ino + 2);
 		de->d_type = RLFS_FT_REG;
 	} else if (!strcmp(sc, "dir-freerec")) {
 		/* a freed record (mode 0) still marked and named */
 		a = new_inode(S_IFREG | 0644, 1, 0);
 		dir_add(subb, "freed", a);
-		ino_rec(a)->i_mode = 0;
+		ib_ino_rec(a)->i_mode = 0;
 	} else if (!strcmp(sc, "orphan-missing")) {
 		/* the removed file (nlink 0) dropped from the list */
-		sb->s_orphan_head = htole64(trunc);
+		ib.sb->s_orphan_head = htole64(trunc);
 	} else if (!strcmp(sc, "rc-extra")) {
 		/* a record for a block mapped once (/trunc's) */
-		rc_rec_add(rl2, le64toh(ino_rec(trunc)->i_ext[0].e_pblk), 1,
+		rc_rec_add(rl2, le64toh(ib_ino_rec(trunc)->i_ext[0].e_pblk), 1,
 			   2);
 	} else if (!strcmp(sc, "nlink-high")) {
-		ino_rec(file)->i_nlink = htole32(3);
+		ib_ino_rec(file)->i_nlink = htole32(3);
 	} else if (!strcmp(sc, "ibitmap-free")) {
 		/* bits set for inode slots never written */
-		bitmap_set(g.ibitmap_start, next_ino + 1, true);
-		bitmap_set(g.ibitmap_start, next_ino + 2, true);
+		ib_bitmap_set(ib.g.ibitmap_start, ib.next_ino + 1, true);
+		ib_bitmap_set(ib.g.ibitmap_start, ib.next_ino + 2, true);
 	} else if (!strcmp(sc, "dir-names")) {
 		find_entry(rootb, "big")->d_name[1] = '/';
-		find_entry(rootb, "slow")->d_ino = htole64(g.inodes + 5);
+		find_entry(rootb, "slow")->d_ino = htole64(ib.g.inodes + 5);
 	}
 
-	finish();
+	ib_finish();
 	/* After the checksums: a directory block or inode crc is wrong. */
 	if (!strcmp(sc, "dir-crc"))
-		((struct rlfs_block_header *)blk(rootb))->bh_crc ^=
+		((struct rlfs_block_header *)ib_blk(rootb))->bh_crc ^=
 			htole32(1);
 	else if (!strcmp(sc, "inode-crc"))
 		bi->i_crc ^= htole32(1);
 	else if (!strcmp(sc, "ext-root-crc"))
-		ino_rec(file)->i_crc ^= htole32(1);
+		ib_ino_rec(file)->i_crc ^= htole32(1);
 	else if (!strcmp(sc, "bbitmap-crc"))	/* a bit flipped after */
 		rlfs_clear_bit(((struct rlfs_bitmap_block *)
-				blk(g.bbitmap_start))->bb_bits, fileb);
+				ib_blk(ib.g.bbitmap_start))->bb_bits, fileb);
 	else if (!strcmp(sc, "sb-free")) {	/* a hint, not an error */
-		sb->s_free_blocks = htole64(le64toh(sb->s_free_blocks) - 7);
-		sb->s_free_inodes = htole64(le64toh(sb->s_free_inodes) + 3);
-		rlfs_super_set_csum(sb);
+		ib.sb->s_free_blocks = htole64(le64toh(ib.sb->s_free_blocks) - 7);
+		ib.sb->s_free_inodes = htole64(le64toh(ib.sb->s_free_inodes) + 3);
+		rlfs_super_set_csum(ib.sb);
 	}
-	if (msync(img, st.st_size, MS_SYNC) || munmap(img, st.st_size) ||
+	if (msync(ib.img, st.st_size, MS_SYNC) || munmap(ib.img, st.st_size) ||
 	    close(fd))
-		die(strerror(errno));
+		ib_die("%s", strerror(errno));
 	return 0;
 }
