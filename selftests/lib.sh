@@ -128,6 +128,38 @@ mount_fs() {
 	fi
 }
 
+# require_ficlone: in the mount point, skip the case unless FICLONE works.
+require_ficlone() {
+	xfs_io -f -c "pwrite -q 0 4k" -c fsync .probe > /dev/null
+	if ! xfs_io -f -c "reflink .probe" .probe2 > "$LOG" 2>&1 ||
+	   grep -qi "not supported\|error" "$LOG"; then
+		show "$LOG"
+		rm -f .probe .probe2
+		skip "FICLONE not supported by the module"
+	fi
+	rm -f .probe .probe2
+}
+
+# setup_fs [BLOCKS]: a new filesystem on $DEV, mounted, the mount point the
+# current directory, FICLONE working.
+setup_fs() {
+	mkfs_fs "$DEV" "${1:-$BLOCKS}"
+	mount_fs "$DEV"
+	cd "$MNT"
+	require_ficlone
+}
+
+# shared_blocks FILE: number of 4 KiB blocks FIEMAP reports shared.
+shared_blocks() {
+	local n=0 ext blk total flags
+	while read -r ext _ blk total flags; do
+		[[ $ext =~ ^[0-9]+:$ ]] || continue
+		[ "$blk" != hole ] || continue
+		if (( ${flags:-0} & 0x2000 )); then n=$((n + total)); fi
+	done < <(xfs_io -r -c "fiemap -v" "$1")
+	echo $((n / 8))
+}
+
 # try_mount [DEV [OPTIONS]]: returns mount's status, output in $LOG.
 try_mount() {
 	local dev=${1:-$DEV} opts=${2:-}

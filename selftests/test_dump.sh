@@ -22,17 +22,8 @@ set -euo pipefail
 
 trap lib_cleanup EXIT
 
-setup_fs() {
-	mkfs_fs "$DEV" "$BLOCKS"
-	mount_fs "$DEV"
-	cd "$MNT"
-	xfs_io -f -c "pwrite -q 0 4k" -c fsync .probe
-	if ! xfs_io -f -c "reflink .probe" .probe2 > "$LOG" 2>&1 ||
-	   grep -qi "not supported\|error" "$LOG"; then
-		show "$LOG"
-		skip "FICLONE not supported by the module"
-	fi
-	rm -f .probe .probe2
+setup_dump_fs() {
+	setup_fs
 	rt dump --help > /dev/null 2>&1 || skip "this reflinkfs tool has no dump"
 }
 
@@ -148,7 +139,7 @@ save_inodes() {
 # ---- the reflink sequence --------------------------------------------------
 
 case_dump_sequence() {
-	setup_fs
+	setup_dump_fs
 	xfs_io -f -c "pwrite -q -S 0x61 0 64k" -c fsync a	# blocks 0-15
 	xfs_io -f -c "reflink -q a" b			# FICLONE: all of a
 	xfs_io -f -c "reflink -q a 16k 0 16k" c		# FICLONERANGE a 4-7 -> c 0-3
@@ -178,7 +169,7 @@ case_dump_sequence() {
 
 case_dump_big_trees() {
 	local cmds=() i b
-	setup_fs
+	setup_dump_fs
 	xfs_io -f -c "pwrite -q -S 0x41 0 2m" -c fsync big	# 512 blocks
 	for ((i = 0; i < 512; i += 2)); do
 		cmds+=(-c "reflink -q big $((i * 4096)) $((i * 4096)) 4096")
@@ -214,7 +205,7 @@ print(" ".join(str(n["block"]) for n in d["refcount_tree"]["nodes"] + e["extent_
 
 case_dump_mounted() {
 	local rc=0
-	setup_fs
+	setup_dump_fs
 	xfs_io -f -c "pwrite -q 0 1m" -c fsync x
 	sync
 	# the kernel holds the device exclusively: dump must not need to
@@ -232,7 +223,7 @@ case_dump_mounted() {
 
 case_dump_corrupt() {
 	local root rc=0
-	setup_fs
+	setup_dump_fs
 	xfs_io -f -c "pwrite -q 0 64k" -c fsync a
 	xfs_io -f -c "reflink -q a" b
 	sync

@@ -137,17 +137,6 @@ sys.exit(1 if bad else 0)
 EOF
 }
 
-# shared_blocks FILE: number of blocks FIEMAP reports shared (flag 0x2000).
-shared_blocks() {
-	local n=0 ext blk total flags
-	while read -r ext _ blk total flags; do
-		[[ $ext =~ ^[0-9]+:$ ]] || continue
-		[ "$blk" != hole ] || continue
-		if (( ${flags:-0} & 0x2000 )); then n=$((n + total)); fi
-	done < <(xfs_io -r -c "fiemap -v" "$1")
-	echo $((n / 8))
-}
-
 # ---- cases ----------------------------------------------------------------------
 
 SRC_BLOCKS=64		# 256 KiB clone-loop source

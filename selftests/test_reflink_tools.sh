@@ -12,30 +12,6 @@ set -euo pipefail
 
 trap lib_cleanup EXIT
 
-# shared_blocks FILE: number of 4 KiB blocks FIEMAP reports shared.
-shared_blocks() {
-	local n=0 ext blk total flags
-	while read -r ext _ blk total flags; do
-		[[ $ext =~ ^[0-9]+:$ ]] || continue
-		[ "$blk" != hole ] || continue
-		if (( ${flags:-0} & 0x2000 )); then n=$((n + total)); fi
-	done < <(xfs_io -r -c "fiemap -v" "$1")
-	echo $((n / 8))
-}
-
-setup_fs() {
-	mkfs_fs "$DEV" "$BLOCKS"
-	mount_fs "$DEV"
-	cd "$MNT"
-	xfs_io -f -c "pwrite -q 0 4k" -c fsync .probe
-	xfs_io -f -c "reflink .probe" .probe2 > "$LOG" 2>&1 || true
-	if [ "$(shared_blocks .probe)" != 1 ]; then
-		show "$LOG"
-		skip "FICLONE not supported by the module"
-	fi
-	rm -f .probe .probe2
-}
-
 case_cp_reflink() {
 	setup_fs
 	xfs_io -f -c "pwrite -q -S 0x61 0 1m" -c "pwrite -q -S 0x62 1m 100k" -c fsync a

@@ -22,16 +22,7 @@ trap lib_cleanup EXIT
 
 setup_tree() {
 	local i
-	mkfs_fs "$DEV" "$BLOCKS"
-	mount_fs "$DEV"
-	cd "$MNT"
-	xfs_io -f -c "pwrite -q 0 4k" -c fsync .probe
-	if ! xfs_io -f -c "reflink .probe" .probe2 > "$LOG" 2>&1 ||
-	   grep -qi "not supported\|error" "$LOG"; then
-		show "$LOG"
-		skip "FICLONE not supported by the module"
-	fi
-	rm -f .probe .probe2
+	setup_fs
 	xfs_io -f -c "pwrite -q -S 0x61 0 1m" -c "pwrite -q -S 0x62 1m 200k" \
 		-c fsync a
 	cp --reflink=always a b

@@ -29,20 +29,6 @@ SECS=${RLFS_STRESS_SECONDS:-6}
 # the lib watchdog: the run, plus slack for setup, fsck and a slow TCG
 CASE_TIMEOUT=${RLFS_CASE_TIMEOUT:-$((SECS * 3 + 240))}
 
-# setup_fs [BLOCKS]
-setup_fs() {
-	mkfs_fs "$DEV" "${1:-$BLOCKS}"
-	mount_fs "$DEV"
-	cd "$MNT"
-	xfs_io -f -c "pwrite -q 0 4k" -c fsync .probe
-	if ! xfs_io -f -c "reflink .probe" .probe2 > "$LOG" 2>&1 ||
-	   grep -qi "not supported\|error" "$LOG"; then
-		show "$LOG"
-		skip "FICLONE not supported by the module"
-	fi
-	rm -f .probe .probe2
-}
-
 # until_stopped FILE CMD...: run CMD in a loop until FILE exists; a
 # failure of CMD (its status, or anything on stderr: xfs_io exits 0 after
 # a failed command) is written to FILE.fail.
