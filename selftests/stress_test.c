@@ -668,23 +668,36 @@ FIXTURE_TEARDOWN(stress)
  */
 #define F_SRC	1
 
+/*
+ * A writer of file @path (model file @fid) the @how way, on the blocks
+ * (rndn(@span) * @stride + @phase) % NB: writers of one file own disjoint
+ * blocks, so every block has one writer and the model stays exact.
+ */
+struct wspec {
+	const char	*path;
+	int		fid;
+	enum wmode	how;
+	uint32_t	span, stride, phase;
+};
+
 static void w_writer(int idx, void *arg)
 {
-	enum wmode how = (enum wmode)(uintptr_t)arg;
+	const struct wspec *ws = arg;
 	uint64_t *buf = aligned_alloc(BS, BS);
 	struct wfile f;
-	int ret = open_wfile(&f, "src", how == W_DIRECT, how == W_MMAP);
+	int ret = open_wfile(&f, ws->path, ws->how == W_DIRECT,
+			     ws->how == W_MMAP);
 
 	if (ret || !buf) {
-		wfail("writer %d: open: %s", idx, strerror(-ret));
+		wfail("writer %s/%d: open: %s", ws->path, idx, strerror(-ret));
 		return;
 	}
 	while (!sh->stop) {
-		uint32_t b = rndn(NB / 3) * 3 + how;
+		uint32_t b = (rndn(ws->span) * ws->stride + ws->phase) % NB;
 
-		ret = write_gen(&f, F_SRC, b, how, buf);
+		ret = write_gen(&f, ws->fid, b, ws->how, buf);
 		if (ret) {
-			wfail("writer %d: write block %u: %s", idx, b,
+			wfail("writer %s/%d: block %u: %s", ws->path, idx, b,
 			      strerror(-ret));
 			return;
 		}
@@ -866,10 +879,15 @@ static void w_reader(int idx, void *arg)
 
 TEST_F_TIMEOUT(stress, clone_vs_writers, T_CASE)
 {
+	static const struct wspec ws[] = {
+		{ "src", F_SRC, W_BUF, NB / 3, 3, 0 },
+		{ "src", F_SRC, W_DIRECT, NB / 3, 3, 1 },
+		{ "src", F_SRC, W_MMAP, NB / 3, 3, 2 },
+	};
 	const struct worker w[] = {
-		{ "buffered", w_writer, (void *)(uintptr_t)W_BUF },
-		{ "direct", w_writer, (void *)(uintptr_t)W_DIRECT },
-		{ "mmap", w_writer, (void *)(uintptr_t)W_MMAP },
+		{ "buffered", w_writer, (void *)&ws[0] },
+		{ "direct", w_writer, (void *)&ws[1] },
+		{ "mmap", w_writer, (void *)&ws[2] },
 		{ "cloner", w_cloner, (void *)(uintptr_t)0 },
 		{ "cloner2", w_cloner, (void *)(uintptr_t)(NSLOT / 2) },
 		{ "range", w_ranger, NULL },
@@ -917,39 +935,6 @@ TEST_F_TIMEOUT(stress, clone_vs_writers, T_CASE)
  */
 #define F_A	1
 #define F_B	2
-
-struct cow_arg {
-	const char	*path;
-	int		fid;
-	enum wmode	how;
-	uint32_t	parity;		/* owns blocks b % 2 == parity */
-};
-
-static void w_cow_writer(int idx, void *arg)
-{
-	const struct cow_arg *c = arg;
-	uint64_t *buf = aligned_alloc(BS, BS);
-	struct wfile f;
-	int ret = open_wfile(&f, c->path, c->how == W_DIRECT,
-			     c->how == W_MMAP);
-
-	if (ret || !buf) {
-		wfail("writer %d: open: %s", idx, strerror(-ret));
-		return;
-	}
-	while (!sh->stop) {
-		/* stay on a few blocks: both files hit them together */
-		uint32_t b = (rndn(NB / 8) * 2 + c->parity) % NB;
-
-		ret = write_gen(&f, c->fid, b, c->how, buf);
-		if (ret) {
-			wfail("writer %s/%d: block %u: %s", c->path, idx, b,
-			      strerror(-ret));
-			return;
-		}
-		sh->ops[idx]++;
-	}
-}
 
 static void w_unsharer(int idx, void *arg)
 {
@@ -999,15 +984,18 @@ static void w_deduper(int idx, void *arg)
 
 TEST_F_TIMEOUT(stress, cow_same_block, T_CASE)
 {
-	static const struct cow_arg ca[] = {
-		{ "a", F_A, W_BUF, 0 }, { "a", F_A, W_MMAP, 1 },
-		{ "b", F_B, W_DIRECT, 0 }, { "b", F_B, W_BUF, 1 },
+	/* stay on a few blocks: both files hit them together */
+	static const struct wspec ws[] = {
+		{ "a", F_A, W_BUF, NB / 8, 2, 0 },
+		{ "a", F_A, W_MMAP, NB / 8, 2, 1 },
+		{ "b", F_B, W_DIRECT, NB / 8, 2, 0 },
+		{ "b", F_B, W_BUF, NB / 8, 2, 1 },
 	};
 	const struct worker w[] = {
-		{ "a-buffered", w_cow_writer, (void *)&ca[0] },
-		{ "a-mmap", w_cow_writer, (void *)&ca[1] },
-		{ "b-direct", w_cow_writer, (void *)&ca[2] },
-		{ "b-buffered", w_cow_writer, (void *)&ca[3] },
+		{ "a-buffered", w_writer, (void *)&ws[0] },
+		{ "a-mmap", w_writer, (void *)&ws[1] },
+		{ "b-direct", w_writer, (void *)&ws[2] },
+		{ "b-buffered", w_writer, (void *)&ws[3] },
 		{ "unshare", w_unsharer, NULL },
 		{ "dedupe", w_deduper, NULL },
 		{ "read-a", w_reader, "a" },
@@ -1050,30 +1038,6 @@ TEST_F_TIMEOUT(stress, cow_same_block, T_CASE)
  * At the end d must match the models exactly.
  */
 #define NREG	3
-
-static void w_a_writer(int idx, void *arg)
-{
-	enum wmode how = (enum wmode)(uintptr_t)arg;
-	uint64_t *buf = aligned_alloc(BS, BS);
-	struct wfile f;
-	int ret = open_wfile(&f, "a", how == W_DIRECT, false);
-
-	if (ret || !buf) {
-		wfail("writer %d: open: %s", idx, strerror(-ret));
-		return;
-	}
-	while (!sh->stop) {
-		uint32_t b = rndn(NB / 2) * 2 + (how == W_DIRECT);
-
-		ret = write_gen(&f, F_A, b, how, buf);
-		if (ret) {
-			wfail("writer %d: block %u: %s", idx, b,
-			      strerror(-ret));
-			return;
-		}
-		sh->ops[idx]++;
-	}
-}
 
 /* Read d's blocks [y, y+n) into the model, checking them as copies of
  * a's blocks x.. taken between lo and hi (x == ~0U: only record). */
@@ -1230,9 +1194,13 @@ static void w_region(int idx, void *arg)
 
 TEST_F_TIMEOUT(stress, clonerange_dedupe_punch, T_CASE)
 {
+	static const struct wspec ws[] = {
+		{ "a", F_A, W_BUF, NB / 2, 2, 0 },
+		{ "a", F_A, W_DIRECT, NB / 2, 2, 1 },
+	};
 	const struct worker w[] = {
-		{ "a-buffered", w_a_writer, (void *)(uintptr_t)W_BUF },
-		{ "a-direct", w_a_writer, (void *)(uintptr_t)W_DIRECT },
+		{ "a-buffered", w_writer, (void *)&ws[0] },
+		{ "a-direct", w_writer, (void *)&ws[1] },
 		{ "region0", w_region, (void *)(uintptr_t)0 },
 		{ "region1", w_region, (void *)(uintptr_t)1 },
 		{ "region2", w_region, (void *)(uintptr_t)2 },
@@ -1266,30 +1234,6 @@ TEST_F_TIMEOUT(stress, clonerange_dedupe_punch, T_CASE)
  * of it must show each block either zero or a valid block of t at its own
  * index with a generation not newer than started-after.
  */
-static void w_t_writer(int idx, void *arg)
-{
-	enum wmode how = (enum wmode)(uintptr_t)arg;
-	uint64_t *buf = aligned_alloc(BS, BS);
-	struct wfile f;
-	int ret = open_wfile(&f, "t", how == W_DIRECT, false);
-
-	if (ret || !buf) {
-		wfail("writer %d: open: %s", idx, strerror(-ret));
-		return;
-	}
-	while (!sh->stop) {
-		uint32_t b = rndn(NB / 2) * 2 + (how == W_DIRECT);
-
-		ret = write_gen(&f, F_A, b, how, buf);
-		if (ret) {
-			wfail("writer %d: block %u: %s", idx, b,
-			      strerror(-ret));
-			return;
-		}
-		sh->ops[idx]++;
-	}
-}
-
 static void w_trunc_punch(int idx, void *arg)
 {
 	bool punch = arg != NULL;
@@ -1436,9 +1380,13 @@ static void w_t_reader(int idx, void *arg)
 
 TEST_F_TIMEOUT(stress, truncate_punch_vs_clone, T_CASE)
 {
+	static const struct wspec ws[] = {
+		{ "t", F_A, W_BUF, NB / 2, 2, 0 },
+		{ "t", F_A, W_DIRECT, NB / 2, 2, 1 },
+	};
 	const struct worker w[] = {
-		{ "buffered", w_t_writer, (void *)(uintptr_t)W_BUF },
-		{ "direct", w_t_writer, (void *)(uintptr_t)W_DIRECT },
+		{ "buffered", w_writer, (void *)&ws[0] },
+		{ "direct", w_writer, (void *)&ws[1] },
 		{ "truncate", w_trunc_punch, NULL },
 		{ "punch", w_trunc_punch, (void *)1 },
 		{ "cloner", w_t_cloner, NULL },
