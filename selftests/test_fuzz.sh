@@ -22,11 +22,16 @@
 # image has a timeout); kernel messages per image stay few (rate limited);
 # no loop device or mount is left behind.
 #
+# The checks of each image run inside rlfs-fuzz --run (only fsck is a
+# process of its own: the VM is slow at starting them), in RLFS_FUZZ_JOBS
+# processes (default the CPU count), each with its own image, loop device
+# and mount point, reading only its own device's kernel messages.
+#
 # Environment: RLFS_FUZZ_COUNT (images, default 200), RLFS_FUZZ_OFFSET
 # (first mutation, default 0), RLFS_FUZZ_SEED (the mutation stream,
-# default 0), RLFS_FUZZ_TIMEOUT (seconds per step, default 60).  With
-# RLFS_RESULTS set (the VM runner does), one line per image goes to
-# $RLFS_RESULTS/fuzz.log.
+# default 0), RLFS_FUZZ_TIMEOUT (seconds per step, default 60),
+# RLFS_FUZZ_JOBS.  With RLFS_RESULTS set (the VM runner does), one line
+# per image goes to $RLFS_RESULTS/fuzz.log.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -35,9 +40,10 @@ COUNT=${RLFS_FUZZ_COUNT:-200}
 FIRST=${RLFS_FUZZ_OFFSET:-0}
 SEEDNUM=${RLFS_FUZZ_SEED:-0}
 STEP_TIMEOUT=${RLFS_FUZZ_TIMEOUT:-60}
+JOBS=${RLFS_FUZZ_JOBS:-$(nproc)}
 FUZZLOG=${RLFS_RESULTS:+$RLFS_RESULTS/fuzz.log}
 # Long runs: the case watchdog scales with the count.
-[ -n "${RLFS_CASE_TIMEOUT:-}" ] || CASE_TIMEOUT=$((COUNT * 10 + 240))
+[ -n "${RLFS_CASE_TIMEOUT:-}" ] || CASE_TIMEOUT=$((COUNT * 5 + 240))
 
 # Mutations of stream 0 that always run, whatever the offset: one of each
 # outcome (refused at mount, EUCLEAN in the walk, EIO, fsck-only) over the
@@ -48,7 +54,12 @@ FUZZLOG=${RLFS_RESULTS:+$RLFS_RESULTS/fuzz.log}
 REGRESS="3 5 11 20 25 29 36"
 
 cleanup() {
-	umount "$MNT" 2>/dev/null || true
+	local m
+	for m in "$MNT" "$WORK"/mnt.*; do
+		umount "$m" 2>/dev/null || true
+	done
+	losetup -a 2>/dev/null | grep -F "$WORK/" | cut -d: -f1 |
+		xargs -r -n1 losetup -d 2>/dev/null || true
 	lib_cleanup
 }
 trap cleanup EXIT
@@ -64,90 +75,24 @@ seed_image() {
 	"$FUZZ" --mkseed "$SEED" > "$LOG" 2>&1 || { show "$LOG"; die "rlfs-fuzz --mkseed failed"; }
 }
 
-# Counters of a run (fuzz_one updates them).
-N_IMG=0 N_MOUNT=0 N_REFUSED=0 N_EUCLEAN=0 N_FSCK=0 N_FSCKONLY=0 N_BAD=0
-BAD=""
-
-# violation N WHAT: record an invariant violation of mutation N.
-violation() {
-	N_BAD=$((N_BAD + 1))
-	BAD="$BAD $1"
-	msg "VIOLATION $1: $2"
-	msg "  mutation: $DESC"
-	show "$LOG"
-	dmesg_since | grep reflinkfs | tail -n 8 | show
-}
-
-# fuzz_one SEEDNUM N: mutation N of stream SEEDNUM, checked as above.
-fuzz_one() {
-	local s=$1 n=$2 rc0 rc1=- mounted=0 kern=0 walk="" klog nmsg lines
-	cp --sparse=always "$SEED" "$IMG"
-	DESC=$("$FUZZ" -s "$s" --apply "$n" "$IMG") || die "rlfs-fuzz --apply $n failed"
-	rc0=$(fsck_rc "$IMG")
-	case $rc0 in
-	0|4|8) ;;
-	*) violation "$n" "fsck -n exited $rc0 (crashed?)" ;;
-	esac
-	[ "$rc0" = 0 ] || N_FSCK=$((N_FSCK + 1))
-	dmesg_mark
-	if timeout "$STEP_TIMEOUT" mount -t "$FSTYPE" -o loop "$IMG" "$MNT" > "$WORK/mount.out" 2>&1; then
-		mounted=1
-		N_MOUNT=$((N_MOUNT + 1))
-		if ! walk=$(timeout "$STEP_TIMEOUT" "$FUZZ" --walk "$MNT"); then
-			violation "$n" "the workload did not finish in ${STEP_TIMEOUT}s"
-			die "mutation $n: hang"
-		fi
-		cd /
-		if ! timeout "$STEP_TIMEOUT" umount "$MNT" 2> "$LOG"; then
-			violation "$n" "umount failed"
-			die "mutation $n: umount failed"
-		fi
-		! is_mounted || die "mutation $n: still mounted"
-	else
-		N_REFUSED=$((N_REFUSED + 1))
-		kern=1
-	fi
-	# one process: the VM is slow at starting them
-	klog=$(dmesg | awk -v m="$DMESG_MARK" 'found && /reflinkfs/ { print } index($0, m) { found = 1 }')
-	case $walk in
-	*" euclean 0 "*) ;;
-	*) [ -z "$walk" ] || { kern=1; N_EUCLEAN=$((N_EUCLEAN + 1)); } ;;
-	esac
-	case $klog in *"corruption in"*) kern=1 ;; esac
-	nmsg=0
-	if [ -n "$klog" ]; then
-		mapfile -t lines <<< "$klog"
-		nmsg=${#lines[@]}
-	fi
-	# 10 a burst per filesystem, plus those of a failed mount
-	[ "$nmsg" -le 40 ] || violation "$n" "$nmsg kernel messages (not rate limited?)"
-	if [ "$rc0" = 0 ]; then
-		if [ "$kern" = 1 ]; then
-			violation "$n" "the kernel found a corruption fsck -n did not (walk: ${walk:-not mounted})"
-		else
-			case $walk in *" eio 0"*) ;; *) violation "$n" "EIO on a clean image ($walk)" ;; esac
-			rc1=$(fsck_rc "$IMG")
-			[ "$rc1" = 0 ] || violation "$n" "fsck -n exited $rc1 after the workload"
-		fi
-	elif [ "$mounted" = 1 ] && [ "$kern" = 0 ]; then
-		N_FSCKONLY=$((N_FSCKONLY + 1))
-	fi
-	N_IMG=$((N_IMG + 1))
-	[ -z "$FUZZLOG" ] || echo "$s $n fsck=$rc0 mounted=$mounted kernel=$kern after=$rc1 | $DESC | ${walk:-}" >> "$FUZZLOG"
-	return 0
-}
-
-summary() {
-	msg "images $N_IMG, mounted $N_MOUNT, refused at mount $N_REFUSED, EUCLEAN later $N_EUCLEAN," \
-		"fsck-detected $N_FSCK, fsck-only (kernel mounted and used) $N_FSCKONLY, violations $N_BAD${BAD:+:$BAD}"
+# fuzz_run ARGS...: rlfs-fuzz --run on the seed with ARGS (the mutations);
+# its violations and summary shown, its status returned.
+fuzz_run() {
+	local rc
+	"$FUZZ" -s "$SEEDNUM" --run "$SEED" "$WORK" --jobs "$JOBS" \
+		--fsck "$FSCK" --type "$FSTYPE" --timeout "$STEP_TIMEOUT" \
+		${FUZZLOG:+--log "$FUZZLOG"} "$@" 2>&1 | sed -u 's/^# //; s/^/# /'
+	rc=${PIPESTATUS[0]}
+	return "$rc"
 }
 
 # No loop device, no mount of ours left behind.
 no_leaks() {
 	! is_mounted || die "$MNT still mounted"
-	if losetup -a 2>/dev/null | grep -qF "$IMG"; then
+	! grep -qF " $WORK/" /proc/mounts || die "a mount under $WORK was left behind"
+	if losetup -a 2>/dev/null | grep -qF "$WORK/"; then
 		losetup -a | show
-		die "a loop device of $IMG was left behind"
+		die "a loop device of $WORK was left behind"
 	fi
 }
 
@@ -182,31 +127,18 @@ fuzz_one_clean() {
 }
 
 case_regressions() {
-	local n
 	seed_image
-	for n in $REGRESS; do
-		fuzz_one 0 "$n"
-	done
-	summary
+	fuzz_run --list "$REGRESS" || die "invariant violations (above)"
 	no_leaks
-	[ "$N_BAD" = 0 ] || die "$N_BAD invariant violations:$BAD"
 }
 
 case_fuzz() {
-	local n start=$SECONDS
+	local start=$SECONDS
 	seed_image
-	msg "mutations $FIRST..$((FIRST + COUNT - 1)) of stream $SEEDNUM"
-	for ((n = FIRST; n < FIRST + COUNT; n++)); do
-		fuzz_one "$SEEDNUM" "$n"
-		if (((n - FIRST + 1) % 50 == 0)); then
-			summary
-			no_leaks
-		fi
-	done
-	summary
-	msg "$N_IMG images in $((SECONDS - start))s"
+	msg "mutations $FIRST..$((FIRST + COUNT - 1)) of stream $SEEDNUM, $JOBS at a time"
+	fuzz_run --range "$FIRST" "$COUNT" || die "invariant violations or a failed job (above)"
+	msg "$COUNT images in $((SECONDS - start))s"
 	no_leaks
-	[ "$N_BAD" = 0 ] || die "$N_BAD invariant violations:$BAD"
 }
 
 require_vm

@@ -34,6 +34,14 @@
  *   rlfs-fuzz --walk MNT              the workload on a mounted image:
  *                                     read everything, write, reflink,
  *                                     unshare, delete; errors by errno
+ *   rlfs-fuzz [-s S] --run SEED WORKDIR [--range FIRST COUNT]
+ *             [--list N,N,...] [--jobs J] [--fsck PROG] [--type FSTYPE]
+ *             [--timeout SECS] [--log FILE] [--max-msgs N]
+ *                                     each mutation through the checks
+ *                                     of selftests/test_fuzz.sh (fsck
+ *                                     -n, loop mount, walk, umount,
+ *                                     kernel log), J at a time; exit 1
+ *                                     on a violation
  *
  * The seed tree (--mkseed, on "mkfs.reflinkfs -f -N 64 IMAGE 4096"): a
  * root directory of three blocks (a hundred hard links with long names),
@@ -53,9 +61,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/loop.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imgbuild.h"
@@ -991,20 +1007,22 @@ static uint64_t mutate(const struct mutation *m)
 	return v;
 }
 
-static void describe(uint64_t n, const struct mutation *m, uint64_t v)
+/* What mutation @n (@m, leaving value @v) does, a line to @f. */
+static void describe(FILE *f, uint64_t n, const struct mutation *m,
+		     uint64_t v)
 {
 	const struct target *t = m->t;
 
-	printf("%llu block %llu %s %s %s", (unsigned long long)n,
-	       (unsigned long long)t->blk, kind_name[t->kind], t->name,
-	       op_name[m->op]);
+	fprintf(f, "%llu block %llu %s %s %s", (unsigned long long)n,
+		(unsigned long long)t->blk, kind_name[t->kind], t->name,
+		op_name[m->op]);
 	if (m->op == OP_SWAP)
-		printf(" with +%d", (int)t->swap_b - (int)t->swap_a);
+		fprintf(f, " with +%d", (int)t->swap_b - (int)t->swap_a);
 	else
-		printf(" -> 0x%llx", (unsigned long long)v);
+		fprintf(f, " -> 0x%llx", (unsigned long long)v);
 	if (t->is_crc && m->op != OP_SWAP)
-		printf(" (checksum left bad)");
-	putchar('\n');
+		fprintf(f, " (checksum left bad)");
+	fputc('\n', f);
 }
 
 /* ==== image I/O ========================================================= */
@@ -1289,6 +1307,489 @@ static int walk(const char *mnt)
 	return 0;
 }
 
+/* ==== the checker (--run) ============================================== */
+
+/*
+ * Each mutated image through the checks of selftests/test_fuzz.sh, in
+ * this process: the VM is slow at starting processes, so only fsck is
+ * executed; the loop device, the mount, the workload (in a child, for
+ * its timeout) and the kernel log are system calls.  JOBS processes share
+ * the mutations (every JOBSth), each with its own image, loop device and
+ * mount point, reading only its own device's kernel messages.
+ */
+struct run_opts {
+	const char	*work;		/* directory for images, mount points */
+	const char	*fsck;		/* fsck.reflinkfs */
+	const char	*fstype;	/* mount type */
+	const char	*log;		/* a line per image, or NULL */
+	unsigned int	jobs;
+	unsigned int	timeout;	/* seconds per step */
+	unsigned int	max_msgs;	/* kernel messages per image */
+};
+
+struct run_count {
+	unsigned long	img, mounted, refused, euclean, fsck, fsck_only, bad;
+};
+
+static const struct run_opts *ro;
+static struct run_count rc_cnt;
+static FILE *run_log;
+static char run_why[8192];	/* the last violation's details */
+static int kmsg_fd = -1;
+
+static void violation(uint64_t n, const char *desc, const char *fmt, ...)
+	RLFS_PRINTF(3, 4);
+static void violation(uint64_t n, const char *desc, const char *fmt, ...)
+{
+	va_list ap;
+
+	rc_cnt.bad++;
+	printf("# VIOLATION %llu: ", (unsigned long long)n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n#   mutation: %s\n%s", desc, run_why);
+	fflush(stdout);
+}
+
+/* Wait for @pid for up to @secs; -1 (and a SIGKILL) on a timeout. */
+static int wait_for(pid_t pid, unsigned int secs)
+{
+	struct timespec t0, t, nap = { 0, 2000000 };
+	int st;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) :
+					       128 + WTERMSIG(st);
+		if (r < 0 && errno != EINTR)
+			return -1;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= (time_t)secs) {
+			kill(pid, SIGKILL);
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+	}
+}
+
+/* fsck -n of @img, its output in @out.  Its exit status, -1: a hang. */
+static int run_fsck(const char *img, const char *out)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		ib_die("fork: %s", strerror(errno));
+	if (!pid) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp(ro->fsck, ro->fsck, "-n", img, (char *)NULL);
+		_exit(127);
+	}
+	return wait_for(pid, ro->timeout);
+}
+
+/* Append up to @max lines of file @path to run_why, indented. */
+static void why_file(const char *path, unsigned int max)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	size_t l;
+
+	while (f && max-- && fgets(line, sizeof(line), f)) {
+		l = strlen(run_why);
+		snprintf(run_why + l, sizeof(run_why) - l, "#   %s%s", line,
+			 strchr(line, '\n') ? "" : "\n");
+	}
+	if (f)
+		fclose(f);
+}
+
+/*
+ * The kernel messages logged since the last call that name device @dev
+ * ("reflinkfs (loopN): ..."): their number, the last 8 in run_why,
+ * *@corrupt set when one reports a corruption.
+ */
+static unsigned int read_klog(const char *dev, bool *corrupt)
+{
+	char rec[2048], tag[64], last[8][256];
+	unsigned int n = 0, i;
+	ssize_t r;
+
+	snprintf(tag, sizeof(tag), "reflinkfs (%s):", dev);
+	for (;;) {
+		char *msg, *nl;
+
+		r = read(kmsg_fd, rec, sizeof(rec) - 1);
+		if (r < 0 && errno == EPIPE)	/* overwritten: go on */
+			continue;
+		if (r <= 0)
+			break;
+		rec[r] = '\0';
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		msg++;
+		nl = strchr(msg, '\n');
+		if (nl)
+			*nl = '\0';
+		if (!strstr(msg, tag))
+			continue;
+		if (strstr(msg, "corruption in"))
+			*corrupt = true;
+		snprintf(last[n % 8], sizeof(last[0]), "%s", msg);
+		n++;
+	}
+	for (i = n > 8 ? n - 8 : 0; i < n; i++) {
+		size_t l = strlen(run_why);
+
+		snprintf(run_why + l, sizeof(run_why) - l, "#   kernel: %s\n",
+			 last[i % 8]);
+	}
+	return n;
+}
+
+/*
+ * Attach @img to loop device @path, autoclear: the device lets go of it
+ * at its last close, ours or that of a udev probe still holding it.  The
+ * device's open fd, or -1.  A device still busy with the last image
+ * (such a probe) is waited for, up to the step timeout.
+ */
+static int loop_attach(const char *path, const char *img)
+{
+	struct loop_config lc;
+	int fd = open(img, O_RDWR), lfd = -1, i, ret = -1;
+
+	if (fd < 0)
+		return -1;
+	memset(&lc, 0, sizeof(lc));
+	lc.fd = fd;
+	lc.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+	for (i = 0; i < (int)ro->timeout * 100; i++) {
+		lfd = open(path, O_RDWR);
+		if (lfd < 0)
+			break;
+		ret = ioctl(lfd, LOOP_CONFIGURE, &lc);
+		if (!ret || errno != EBUSY)
+			break;
+		close(lfd);
+		lfd = -1;
+		usleep(10000);
+	}
+	close(fd);
+	if (ret && lfd >= 0) {
+		close(lfd);
+		lfd = -1;
+	}
+	return lfd;
+}
+
+/*
+ * The workload in a child (its output line in @line): 0, or -1 when it
+ * did not finish in time.
+ */
+static int run_walk(const char *mnt, char *line, size_t len)
+{
+	int pfd[2], st;
+	pid_t pid;
+	ssize_t r;
+	size_t got = 0;
+
+	if (pipe(pfd))
+		ib_die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		ib_die("fork: %s", strerror(errno));
+	if (!pid) {
+		close(pfd[0]);
+		dup2(pfd[1], 1);
+		walk(mnt);
+		fflush(stdout);
+		_exit(0);
+	}
+	close(pfd[1]);
+	line[0] = '\0';
+	for (;;) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+
+		if (poll(&p, 1, ro->timeout * 1000) <= 0) {
+			kill(pid, SIGKILL);
+			close(pfd[0]);
+			return -1;
+		}
+		r = read(pfd[0], line + got, len - 1 - got);
+		if (r <= 0)
+			break;
+		got += r;
+		line[got] = '\0';
+	}
+	close(pfd[0]);
+	st = wait_for(pid, ro->timeout);
+	if (got && line[got - 1] == '\n')
+		line[got - 1] = '\0';
+	return st == 0 ? 0 : -1;
+}
+
+/* Mutation @n of the seed (mapped at ib) checked; see test_fuzz.sh. */
+static void run_one(uint64_t n, unsigned int job, const char *dev)
+{
+	char img[4096], mnt[4096], out[4096], desc[512], walkl[512] = "";
+	uint8_t save[RLFS_BLOCK_SIZE], save0[RLFS_BLOCK_SIZE];
+	int rc0, rc1 = -2, i, lfd;
+	bool mounted = false, kern = false, corrupt = false;
+	unsigned int nmsg;
+	struct mutation m;
+	uint64_t v;
+	FILE *d;
+
+	snprintf(img, sizeof(img), "%s/img.%u", ro->work, job);
+	snprintf(mnt, sizeof(mnt), "%s/mnt.%u", ro->work, job);
+	snprintf(out, sizeof(out), "%s/fsck.%u", ro->work, job);
+	run_why[0] = '\0';
+
+	/* the mutated image, then the seed as it was */
+	pick(n, &m);
+	memcpy(save, ib_blk(m.t->blk), RLFS_BLOCK_SIZE);
+	memcpy(save0, ib.img, RLFS_BLOCK_SIZE);
+	v = mutate(&m);
+	write_sparse(img);
+	d = fmemopen(desc, sizeof(desc), "w");
+	if (d) {
+		describe(d, n, &m, v);
+		fclose(d);
+		desc[strcspn(desc, "\n")] = '\0';
+	}
+	memcpy(ib_blk(m.t->blk), save, RLFS_BLOCK_SIZE);
+	memcpy(ib.img, save0, RLFS_BLOCK_SIZE);
+
+	rc0 = run_fsck(img, out);
+	if (rc0 != 0 && rc0 != 4 && rc0 != 8) {
+		why_file(out, 20);
+		violation(n, desc, "fsck -n exited %d (crashed or hung?)", rc0);
+	}
+	if (rc0 != 0)
+		rc_cnt.fsck++;
+
+	lseek(kmsg_fd, 0, SEEK_END);
+	snprintf(out, sizeof(out), "/dev/%s", dev);
+	lfd = loop_attach(out, img);
+	if (lfd < 0)
+		ib_die("%s: LOOP_CONFIGURE: %s", dev, strerror(errno));
+	if (!mount(out, mnt, ro->fstype, 0, NULL)) {
+		mounted = true;
+		rc_cnt.mounted++;
+		if (run_walk(mnt, walkl, sizeof(walkl))) {
+			violation(n, desc, "the workload did not finish in %us",
+				  ro->timeout);
+			ib_die("mutation %llu: hang", (unsigned long long)n);
+		}
+		for (i = 0; umount2(mnt, 0); i++) {
+			if (errno != EBUSY || i == 50) {
+				violation(n, desc, "umount: %s",
+					  strerror(errno));
+				ib_die("mutation %llu: umount failed",
+				       (unsigned long long)n);
+			}
+			usleep(100000);
+		}
+	} else {
+		rc_cnt.refused++;
+		kern = true;
+	}
+	/* now, or at the last close of a prober's open (autoclear) */
+	if (ioctl(lfd, LOOP_CLR_FD) && errno != ENXIO)
+		ib_die("%s: LOOP_CLR_FD: %s", dev, strerror(errno));
+	close(lfd);
+
+	if (walkl[0] && !strstr(walkl, " euclean 0 ")) {
+		kern = true;
+		rc_cnt.euclean++;
+	}
+	nmsg = read_klog(dev, &corrupt);
+	if (corrupt)
+		kern = true;
+	/* 10 a burst per filesystem, plus those of a failed mount */
+	if (nmsg > ro->max_msgs)
+		violation(n, desc, "%u kernel messages (not rate limited?)",
+			  nmsg);
+	snprintf(out, sizeof(out), "%s/fsck.%u", ro->work, job);
+	if (rc0 == 0) {
+		if (kern) {
+			violation(n, desc, "the kernel found a corruption fsck "
+				  "-n did not (walk: %s)",
+				  walkl[0] ? walkl : "not mounted");
+		} else if (!strstr(walkl, " eio 0")) {
+			violation(n, desc, "EIO on a clean image (%s)", walkl);
+		} else {
+			rc1 = run_fsck(img, out);
+			if (rc1 != 0) {
+				why_file(out, 20);
+				violation(n, desc, "fsck -n exited %d after "
+					  "the workload", rc1);
+			}
+		}
+	} else if (mounted && !kern) {
+		rc_cnt.fsck_only++;
+	}
+	rc_cnt.img++;
+	if (run_log) {
+		fprintf(run_log, "%llu %llu fsck=%d mounted=%d kernel=%d "
+			"after=", (unsigned long long)fuzz_seed,
+			(unsigned long long)n, rc0, mounted, kern);
+		if (rc1 == -2)
+			fputc('-', run_log);
+		else
+			fprintf(run_log, "%d", rc1);
+		fprintf(run_log, " | %s | %s\n", desc, walkl);
+	}
+}
+
+/* Loop device number @nr, created if needed; its name in @name. */
+static void loop_dev(int nr, char *name, size_t len)
+{
+	char path[64];
+	int ctl = open("/dev/loop-control", O_RDWR);
+	struct stat st;
+
+	if (ctl < 0)
+		ib_die("/dev/loop-control: %s", strerror(errno));
+	if (ioctl(ctl, LOOP_CTL_ADD, nr) < 0 && errno != EEXIST)
+		ib_die("LOOP_CTL_ADD %d: %s", nr, strerror(errno));
+	close(ctl);
+	snprintf(name, len, "loop%d", nr);
+	snprintf(path, sizeof(path), "/dev/loop%d", nr);
+	if (stat(path, &st) &&
+	    mknod(path, S_IFBLK | 0600, makedev(7, nr)))
+		ib_die("mknod %s: %s", path, strerror(errno));
+}
+
+/* Job @job: mutations @list[job], @list[job + jobs], ... */
+static void run_job(unsigned int job, const uint64_t *list, size_t nlist)
+{
+	char path[4096], dev[32];
+	size_t i;
+	FILE *f;
+
+	/* device numbers of our own: no other user, no reuse by others */
+	loop_dev(200 + job, dev, sizeof(dev));
+	snprintf(path, sizeof(path), "%s/mnt.%u", ro->work, job);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		ib_die("mkdir %s: %s", path, strerror(errno));
+	kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (kmsg_fd < 0)
+		ib_die("/dev/kmsg: %s", strerror(errno));
+	if (ro->log) {
+		snprintf(path, sizeof(path), "%s/log.%u", ro->work, job);
+		run_log = fopen(path, "w");
+	}
+	for (i = job; i < nlist; i += ro->jobs) {
+		run_one(list[i], job, dev);
+		if (run_log)
+			fflush(run_log);
+		if (rc_cnt.img % 500 == 0) {
+			printf("# job %u: %lu images, %lu violations\n", job,
+			       rc_cnt.img, rc_cnt.bad);
+			fflush(stdout);
+		}
+	}
+	snprintf(path, sizeof(path), "%s/count.%u", ro->work, job);
+	f = fopen(path, "w");
+	if (!f || fwrite(&rc_cnt, sizeof(rc_cnt), 1, f) != 1 || fclose(f))
+		ib_die("%s: %s", path, strerror(errno));
+	if (run_log)
+		fclose(run_log);
+}
+
+/*
+ * --run: the checks of @nlist mutations, @opts->jobs at a time.  Prints
+ * each violation and a summary line; exits 0 when there was none.
+ */
+static int run(const struct run_opts *opts, const uint64_t *list,
+	       size_t nlist)
+{
+	struct run_count sum = { 0 }, c;
+	unsigned int j, failed = 0;
+	char path[4096];
+	pid_t pid[64];
+	FILE *f;
+	int st;
+
+	ro = opts;
+	enumerate();
+	for (j = 0; j < ro->jobs; j++) {
+		fflush(stdout);
+		pid[j] = fork();
+		if (pid[j] < 0)
+			ib_die("fork: %s", strerror(errno));
+		if (!pid[j]) {
+			run_job(j, list, nlist);
+			fflush(stdout);
+			_exit(rc_cnt.bad ? 1 : 0);
+		}
+	}
+	for (j = 0; j < ro->jobs; j++) {
+		if (waitpid(pid[j], &st, 0) != pid[j] || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) > 1) {
+			printf("# job %u failed\n", j);
+			failed++;
+		}
+		snprintf(path, sizeof(path), "%s/count.%u", ro->work, j);
+		f = fopen(path, "r");
+		if (!f || fread(&c, sizeof(c), 1, f) != 1) {
+			failed++;
+			if (f)
+				fclose(f);
+			continue;
+		}
+		fclose(f);
+		sum.img += c.img;
+		sum.mounted += c.mounted;
+		sum.refused += c.refused;
+		sum.euclean += c.euclean;
+		sum.fsck += c.fsck;
+		sum.fsck_only += c.fsck_only;
+		sum.bad += c.bad;
+	}
+	/* the jobs' lines, in mutation order */
+	if (ro->log) {
+		FILE *out = fopen(ro->log, "a"), *in[64];
+		char line[1024];
+		size_t i;
+
+		for (j = 0; j < ro->jobs; j++) {
+			snprintf(path, sizeof(path), "%s/log.%u", ro->work, j);
+			in[j] = fopen(path, "r");
+		}
+		for (i = 0; out && i < nlist; i++) {
+			FILE *from = in[i % ro->jobs];
+
+			if (from && fgets(line, sizeof(line), from))
+				fputs(line, out);
+		}
+		for (j = 0; j < ro->jobs; j++)
+			if (in[j])
+				fclose(in[j]);
+		if (out)
+			fclose(out);
+	}
+	printf("images %lu, mounted %lu, refused at mount %lu, EUCLEAN later "
+	       "%lu, fsck-detected %lu, fsck-only (kernel mounted and used) "
+	       "%lu, violations %lu\n", sum.img, sum.mounted, sum.refused,
+	       sum.euclean, sum.fsck, sum.fsck_only, sum.bad);
+	if (!failed && sum.img != nlist) {
+		printf("# %lu images checked, want %zu\n", sum.img, nlist);
+		failed++;
+	}
+	return failed || sum.bad ? 1 : 0;
+}
+
 static uint64_t num_arg(const char *s)
 {
 	uint64_t v;
@@ -1306,8 +1807,77 @@ static void usage(void)
 	      "       rlfs-fuzz [-s S] --batch SEED DIR FIRST COUNT\n"
 	      "       rlfs-fuzz [-s S] -l|--describe SEED FIRST [COUNT]\n"
 	      "       rlfs-fuzz --targets SEED\n"
-	      "       rlfs-fuzz --walk MOUNTPOINT\n", stderr);
+	      "       rlfs-fuzz --walk MOUNTPOINT\n"
+	      "       rlfs-fuzz [-s S] --run SEED WORKDIR [--range FIRST COUNT]\n"
+	      "                 [--list N,N,...] [--jobs J] [--fsck PROG]\n"
+	      "                 [--type FSTYPE] [--timeout SECS] [--log FILE]\n"
+	      "                 [--max-msgs N]\n", stderr);
 	exit(2);
+}
+
+/* Append @v to the growing list *@list of *@n (capacity *@cap). */
+static void list_add(uint64_t **list, size_t *n, size_t *cap, uint64_t v)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 256;
+		*list = realloc(*list, *cap * sizeof(**list));
+		if (!*list)
+			ib_die("out of memory");
+	}
+	(*list)[(*n)++] = v;
+}
+
+/* --run SEED WORKDIR [options]: see usage() and run(). */
+static int run_main(int argc, char **argv)
+{
+	struct run_opts o = {
+		.work = argv[2], .fsck = "fsck.reflinkfs",
+		.fstype = "reflinkfs", .jobs = 1, .timeout = 60,
+		.max_msgs = 40,
+	};
+	uint64_t *list = NULL, first, count, k;
+	size_t nlist = 0, cap = 0;
+	char *tok, *save, *spec;
+	int i;
+
+	for (i = 3; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--range") && i + 2 < argc) {
+			first = num_arg(argv[++i]);
+			count = num_arg(argv[++i]);
+			for (k = first; k < first + count; k++)
+				list_add(&list, &nlist, &cap, k);
+		} else if (!strcmp(a, "--list") && i + 1 < argc) {
+			spec = strdup(argv[++i]);
+			if (!spec)
+				ib_die("out of memory");
+			for (tok = strtok_r(spec, ", ", &save); tok;
+			     tok = strtok_r(NULL, ", ", &save))
+				list_add(&list, &nlist, &cap, num_arg(tok));
+			free(spec);
+		} else if (!strcmp(a, "--jobs") && i + 1 < argc) {
+			o.jobs = num_arg(argv[++i]);
+		} else if (!strcmp(a, "--fsck") && i + 1 < argc) {
+			o.fsck = argv[++i];
+		} else if (!strcmp(a, "--type") && i + 1 < argc) {
+			o.fstype = argv[++i];
+		} else if (!strcmp(a, "--timeout") && i + 1 < argc) {
+			o.timeout = num_arg(argv[++i]);
+		} else if (!strcmp(a, "--log") && i + 1 < argc) {
+			o.log = argv[++i];
+		} else if (!strcmp(a, "--max-msgs") && i + 1 < argc) {
+			o.max_msgs = num_arg(argv[++i]);
+		} else {
+			usage();
+		}
+	}
+	if (o.jobs < 1 || o.jobs > 64 || !o.timeout)
+		ib_die("--jobs 1..64 and a --timeout, please");
+	map_image(argv[1], false, false);
+	i = run(&o, list, nlist);
+	free(list);
+	return i;
 }
 
 int main(int argc, char **argv)
@@ -1328,6 +1898,8 @@ int main(int argc, char **argv)
 		usage();
 	if (!strcmp(argv[0], "--walk") && argc == 2)
 		return walk(argv[1]);
+	if (!strcmp(argv[0], "--run") && argc >= 3)
+		return run_main(argc, argv);
 	if (!strcmp(argv[0], "--mkseed") && argc == 2) {
 		map_image(argv[1], true, true);
 		make_seed();
@@ -1359,7 +1931,7 @@ int main(int argc, char **argv)
 			memcpy(save, ib_blk(m.t->blk), RLFS_BLOCK_SIZE);
 			memcpy(save0, ib.img, RLFS_BLOCK_SIZE);
 			v = mutate(&m);
-			describe(n, &m, v);
+			describe(stdout, n, &m, v);
 			memcpy(ib_blk(m.t->blk), save, RLFS_BLOCK_SIZE);
 			memcpy(ib.img, save0, RLFS_BLOCK_SIZE);
 		}
@@ -1372,7 +1944,7 @@ int main(int argc, char **argv)
 		pick(n, &m);
 		v = mutate(&m);
 		write_back(&m);
-		describe(n, &m, v);
+		describe(stdout, n, &m, v);
 		return 0;
 	}
 	if (!strcmp(argv[0], "--batch") && argc == 5) {
@@ -1390,7 +1962,7 @@ int main(int argc, char **argv)
 			snprintf(path, sizeof(path), "%s/fuzz-%llu.img",
 				 argv[2], (unsigned long long)n);
 			write_sparse(path);
-			describe(n, &m, v);
+			describe(stdout, n, &m, v);
 			memcpy(ib_blk(m.t->blk), save, RLFS_BLOCK_SIZE);
 			memcpy(ib.img, save0, RLFS_BLOCK_SIZE);
 		}
@@ -1402,7 +1974,7 @@ int main(int argc, char **argv)
 		pick(num_arg(argv[2]), &m);
 		v = mutate(&m);
 		write_sparse(argv[1]);
-		describe(num_arg(argv[2]), &m, v);
+		describe(stdout, num_arg(argv[2]), &m, v);
 		return 0;
 	}
 	usage();
