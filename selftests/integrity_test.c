@@ -558,7 +558,7 @@ TEST_F_TIMEOUT(integrity, swap, T_SHORT)
 
 	/* Private again: swapon works, and the file cannot be shared. */
 	ASSERT_EQ(0, unlink("swap.clone"));
-	sync();	/* xfs frees the clone's extents in background inodegc */
+	rlfs_settle(".");	/* xfs frees the clone's extents in inodegc */
 	fd = open("swap", O_RDONLY);
 	ASSERT_LE(0, fd);
 	d = open("ficlone", O_CREAT | O_WRONLY, 0600);

@@ -691,16 +691,58 @@ static inline int rlfs_compare_image(const char *path, const uint8_t *img,
 
 /* ---- space accounting --------------------------------------------------- */
 
-/* Free blocks of the filesystem holding @path (after syncfs), or -1. */
+/*
+ * XFS (5.19+) frees an unlinked inode's extents in background inode
+ * inactivation (inodegc): until that ran, statfs counts them used and
+ * FIEMAP still flags the blocks they shared, and on 6.1 neither syncfs
+ * nor statfs waits for it.  XFS_IOC_FREE_EOFBLOCKS with
+ * XFS_EOF_FLAGS_SYNC does (xfs_blockgc_free_space() ends in
+ * xfs_inodegc_flush()), and trims speculative preallocation past EOF as
+ * well.  The ABI from fs/xfs/libxfs/xfs_fs.h (xfslibs-dev is not a
+ * dependency of the suite).
+ */
+struct rlfs_xfs_eofblocks {
+	__u32	eof_version;		/* XFS_EOFBLOCKS_VERSION: 1 */
+	__u32	eof_flags;		/* XFS_EOF_FLAGS_SYNC: 1 */
+	__u32	eof_uid, eof_gid, eof_prid, pad32;
+	__u64	eof_min_file_size;
+	__u64	pad64[12];
+};
+#define RLFS_XFS_IOC_FREE_EOFBLOCKS	_IOR('X', 58, struct rlfs_xfs_eofblocks)
+
+/*
+ * Let deferred frees finish on the filesystem of @fd: syncfs, and on xfs
+ * wait for inodegc.  The suite compares what a filesystem promises once
+ * an unlink is done, not how soon its background work runs.
+ */
+static inline void rlfs_settle_fd(int fd)
+{
+	struct rlfs_xfs_eofblocks eofb = { .eof_version = 1, .eof_flags = 1 };
+
+	syncfs(fd);
+	if (rlfs_is_fstype("xfs") &&
+	    ioctl(fd, RLFS_XFS_IOC_FREE_EOFBLOCKS, &eofb))
+		fprintf(stderr, "# XFS_IOC_FREE_EOFBLOCKS: %s\n",
+			strerror(errno));
+}
+
+/* rlfs_settle_fd() on the filesystem holding @path. */
+static inline void rlfs_settle(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd >= 0) {
+		rlfs_settle_fd(fd);
+		close(fd);
+	}
+}
+
+/* Free blocks of the filesystem holding @path (settled first), or -1. */
 static inline long long rlfs_bfree(const char *path)
 {
 	struct statfs sf;
-	int fd = open(path, O_RDONLY | O_DIRECTORY);
 
-	if (fd >= 0) {
-		syncfs(fd);
-		close(fd);
-	}
+	rlfs_settle(path);
 	if (statfs(path, &sf))
 		return -1;
 	return (long long)sf.f_bfree;
@@ -812,6 +854,8 @@ static inline int rlfs_blockmap_fd(int fd, size_t n, char *out)
 
 	if (!fm)
 		return -ENOMEM;
+	if (rlfs_is_fstype("xfs"))
+		rlfs_settle_fd(fd);	/* sharing as of the last unlink */
 	memset(out, '.', n);
 	out[n] = '\0';
 	while (start < end) {
